@@ -1,0 +1,63 @@
+//! The core's error type.
+//!
+//! One `thiserror` enum for everything the engine can refuse. Messages name the problem and,
+//! where it helps, the parameter or line — never resource content, keys or passphrases, so an
+//! error can be logged or shown without leaking health data. Per-resource problems during an
+//! import are not errors: they are issues in the [`crate::import::ImportReport`].
+
+/// Everything that can go wrong in a phrkit call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQLite store failed (disk full, locked, corrupt file…).
+    #[error("storage error: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// Reading or writing a file or stream failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The input as a whole cannot be used (not JSON, not FHIR, an unsupported container…).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A request parameter is malformed or refers to something that does not exist.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name as the caller spelled it (`start`, `patient`, `_type`…).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The requested resource is not in the store (or was deleted).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The store file was written by a newer phrkit whose schema this build does not know.
+    #[error(
+        "the store has schema version {found}, newer than this phrkit understands ({known}); upgrade phrkit"
+    )]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build can read.
+        known: i64,
+    },
+    /// An import was aborted on purpose (conflict policy `fail`); nothing was written.
+    #[error("import aborted, nothing was written: {0}")]
+    ImportAborted(String),
+    /// The caller cancelled a long operation; nothing was written.
+    #[error("cancelled, nothing was written")]
+    Cancelled,
+    /// The feature exists in the specification but not (yet) in this build.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result type of the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
