@@ -1,0 +1,271 @@
+//! The record store: one SQLite file holding every version of every resource.
+//!
+//! Opened in WAL mode with `synchronous = NORMAL`: readers never block the writer, and a
+//! crash cannot corrupt the file or half-apply a transaction (a power cut may lose the last
+//! committed transaction, which an import can simply repeat). Imports write in one
+//! transaction (see [`crate::import`]). The [`Store`] is `Send` but not `Sync`: use one per
+//! thread, or share it behind a mutex; all calls block, so apps call them off the main thread.
+
+pub mod schema;
+pub(crate) mod write;
+
+use crate::error::{Error, Result};
+use crate::fhir::date::DateRange;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A handle on one store file.
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+/// A stored resource version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    /// Resource type.
+    pub resource_type: String,
+    /// Logical id.
+    pub id: String,
+    /// Version number (`meta.versionId`), starting at 1.
+    pub version: i64,
+    /// When this version was written, epoch milliseconds (`meta.lastUpdated`).
+    pub last_updated: i64,
+    /// True for the marker version a delete writes.
+    pub deleted: bool,
+    /// The resource's JSON as stored (empty for a delete marker).
+    pub json: String,
+}
+
+/// A search over current, non-deleted resources.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Only this patient's compartment (the Patient's id, not `Patient/…`).
+    pub patient: Option<String>,
+    /// Only these resource types (empty = all).
+    pub types: Vec<String>,
+    /// Only resources whose clinical date overlaps this range; resources without a clinical
+    /// date are kept.
+    pub dates: Option<DateRange>,
+    /// At most this many results (None = all).
+    pub limit: Option<usize>,
+}
+
+/// Counts that describe a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Current resources by type.
+    pub by_type: BTreeMap<String, u64>,
+    /// All current resources.
+    pub resources: u64,
+    /// Every stored version, including history and delete markers.
+    pub versions: u64,
+    /// Import runs recorded.
+    pub runs: u64,
+    /// Resources kept in quarantine.
+    pub quarantined: u64,
+}
+
+/// One recorded import run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Run number.
+    pub id: i64,
+    /// Start time (RFC 3339).
+    pub started: String,
+    /// The sources' names, SHA-256 and sizes, as JSON.
+    pub sources: String,
+    /// Ids of the run's Provenance resources (space-separated), if it wrote anything.
+    pub provenance_ids: Option<String>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Blocks; call off the main thread.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn, path })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current version of `type/id`, or `None` if absent or deleted.
+    pub fn get(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
+        let r = self
+            .conn
+            .prepare_cached(
+                "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+                 WHERE id = ?1 AND type = ?2 AND current = 1",
+            )?
+            .query_row(params![id, resource_type], row_to_stored)
+            .optional()?;
+        Ok(r.filter(|r| !r.deleted))
+    }
+
+    /// Every version of `type/id`, newest first (including delete markers).
+    pub fn history(&self, resource_type: &str, id: &str) -> Result<Vec<StoredResource>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+             WHERE id = ?1 AND type = ?2 ORDER BY version DESC",
+        )?;
+        let rows = st.query_map(params![id, resource_type], row_to_stored)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Current resources matching `search`, ordered by clinical date then type and id.
+    pub fn search(&self, search: &Search) -> Result<Vec<StoredResource>> {
+        let mut out = Vec::new();
+        self.for_each_match(search, |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Streams current resources matching `search` to `f` without collecting them.
+    pub fn for_each_match(
+        &self,
+        search: &Search,
+        mut f: impl FnMut(StoredResource) -> Result<()>,
+    ) -> Result<()> {
+        let mut sql = String::from(
+            "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+             WHERE current = 1 AND deleted = 0",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(p) = &search.patient {
+            sql.push_str(" AND patient = ?");
+            args.push(p.clone().into());
+        }
+        if !search.types.is_empty() {
+            sql.push_str(" AND type IN (");
+            sql.push_str(&vec!["?"; search.types.len()].join(","));
+            sql.push(')');
+            args.extend(search.types.iter().map(|t| t.clone().into()));
+        }
+        if let Some(range) = search.dates {
+            sql.push_str(" AND (date_start IS NULL OR (date_start < ? AND date_end > ?))");
+            args.push(range.end.into());
+            args.push(range.start.into());
+        }
+        sql.push_str(" ORDER BY date_start, type, id");
+        if let Some(limit) = search.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            f(row_to_stored(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// Number of current resources, of one type or of all.
+    pub fn count(&self, resource_type: Option<&str>) -> Result<u64> {
+        let n: i64 = match resource_type {
+            Some(t) => self.conn.query_row(
+                "SELECT count(*) FROM resource_version WHERE type = ?1 AND current = 1 AND deleted = 0",
+                [t],
+                |r| r.get(0),
+            )?,
+            None => self.conn.query_row(
+                "SELECT count(*) FROM resource_version WHERE current = 1 AND deleted = 0",
+                [],
+                |r| r.get(0),
+            )?,
+        };
+        Ok(n as u64)
+    }
+
+    /// Deletes `type/id` softly: a new version marks it deleted; history keeps the old ones.
+    /// Returns false when there was nothing to delete.
+    pub fn delete(&mut self, resource_type: &str, id: &str) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let deleted = write::delete(&tx, resource_type, id, crate::fhir::date::now_ms())?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Ids of the Patients in the store, sorted.
+    pub fn patient_ids(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id FROM resource_version WHERE type = 'Patient' AND current = 1 AND deleted = 0 ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts by type and of versions, runs and quarantined resources.
+    pub fn stats(&self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        let mut st = self.conn.prepare(
+            "SELECT type, count(*) FROM resource_version WHERE current = 1 AND deleted = 0 GROUP BY type",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let n: i64 = r.get(1)?;
+            stats.by_type.insert(r.get(0)?, n as u64);
+            stats.resources += n as u64;
+        }
+        let count = |sql: &str| -> Result<u64> {
+            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
+            Ok(n as u64)
+        };
+        stats.versions = count("SELECT count(*) FROM resource_version")?;
+        stats.runs = count("SELECT count(*) FROM import_run")?;
+        stats.quarantined = count("SELECT count(*) FROM quarantine")?;
+        Ok(stats)
+    }
+
+    /// The recorded import runs, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunInfo>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, started, sources, provenance_ids FROM import_run ORDER BY id")?;
+        let rows = st.query_map([], |r| {
+            Ok(RunInfo {
+                id: r.get(0)?,
+                started: r.get(1)?,
+                sources: r.get(2)?,
+                provenance_ids: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Quarantined resources as `(type, id, reason, json)`.
+    pub fn quarantined(&self) -> Result<Vec<(String, String, String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT coalesce(type,''), coalesce(id,''), reason, json FROM quarantine ORDER BY row",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Looks a resource up by type+id and reports it as an error when absent.
+    pub fn require(&self, resource_type: &str, id: &str) -> Result<StoredResource> {
+        self.get(resource_type, id)?
+            .ok_or_else(|| Error::NotFound(format!("{resource_type}/{id}")))
+    }
+}
+
+fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
+        resource_type: r.get(0)?,
+        id: r.get(1)?,
+        version: r.get(2)?,
+        last_updated: r.get(3)?,
+        deleted: r.get::<_, i64>(4)? != 0,
+        json: r.get(5)?,
+    })
+}

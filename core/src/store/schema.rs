@@ -1,0 +1,161 @@
+//! The store's SQLite schema and its forward migrations.
+//!
+//! The version lives in `PRAGMA user_version`; [`migrate`] applies `upgrade_from(v)` for each
+//! version between the file's and [`VERSION`] inside one transaction, so a store is never left
+//! half-migrated. A file from a newer phrkit is refused rather than guessed at.
+//!
+//! Every version of every resource is one row of `resource_version` (history is not a second
+//! copy: the current version is the row with `current = 1`). New resources — most of an
+//! import — therefore cost one row insert. The columns beside `json` are extracted once at
+//! write time for the queries export and search need, so they never parse stored JSON.
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, Transaction};
+
+/// Newest schema version this build writes.
+pub const VERSION: i64 = 1;
+
+/// Brings the database to [`VERSION`], creating it when empty.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            known: VERSION,
+        });
+    }
+    if found == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for v in found..VERSION {
+        upgrade_from(&tx, v)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn upgrade_from(tx: &Transaction, version: i64) -> Result<()> {
+    match version {
+        0 => tx.execute_batch(V1)?,
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "no migration from schema version {other}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Version 1: resources with history, business identifiers, import runs, quarantine.
+const V1: &str = "
+CREATE TABLE import_run (
+    id            INTEGER PRIMARY KEY,
+    started       TEXT NOT NULL,
+    finished      TEXT,
+    strategy      TEXT NOT NULL,
+    sources       TEXT NOT NULL DEFAULT '[]',  -- JSON [{name, sha256, bytes}]
+    provenance_ids TEXT,                         -- space-separated, one per patient
+    summary       TEXT                         -- JSON counts
+);
+
+CREATE TABLE resource_version (
+    row            INTEGER PRIMARY KEY,
+    type           TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    current        INTEGER NOT NULL,   -- 1 on the newest version of (type, id)
+    deleted        INTEGER NOT NULL DEFAULT 0,
+    patient        TEXT,               -- id of the Patient whose compartment holds it
+    date_start     INTEGER,            -- clinical date range, epoch ms, half-open
+    date_end       INTEGER,
+    last_updated   INTEGER NOT NULL,   -- meta.lastUpdated written by this store, epoch ms
+    source_updated INTEGER,            -- meta.lastUpdated as the source sent it, epoch ms
+    hash           BLOB NOT NULL,      -- SHA-256 of canonical content
+    refs           TEXT NOT NULL DEFAULT '',  -- space-separated Type/id it references
+    run            INTEGER REFERENCES import_run(id),
+    json           TEXT NOT NULL
+);
+-- get by type+id, history, and urn:uuid resolution by id alone
+CREATE UNIQUE INDEX resource_version_by_id ON resource_version(id, type, version);
+-- export and search: one patient's current record in clinical-date order; covering the
+-- columns export's planning passes read (type, id, lastUpdated, run, refs), so those passes
+-- never touch the resource JSON
+CREATE INDEX resource_current_by_patient
+    ON resource_version(patient, date_start, type, id, last_updated, run, refs)
+    WHERE current = 1 AND deleted = 0;
+
+CREATE TABLE identifier (
+    type   TEXT NOT NULL,
+    system TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    shared INTEGER NOT NULL DEFAULT 0,  -- 1 once two resources carry it: not an identity
+    PRIMARY KEY (type, system, value)
+) WITHOUT ROWID;
+
+CREATE TABLE quarantine (
+    row    INTEGER PRIMARY KEY,
+    run    INTEGER NOT NULL REFERENCES import_run(id),
+    line   INTEGER,
+    type   TEXT,
+    id     TEXT,
+    reason TEXT NOT NULL,
+    json   TEXT NOT NULL
+);
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') ORDER BY name")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn upgrade_from_0_creates_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("s.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+        let t = tables(&conn);
+        for name in [
+            "import_run",
+            "resource_version",
+            "identifier",
+            "quarantine",
+            "resource_version_by_id",
+            "resource_current_by_patient",
+        ] {
+            assert!(t.contains(&name.to_string()), "{name} missing from {t:?}");
+        }
+        // Running again is a no-op.
+        migrate(&mut conn).unwrap();
+        assert_eq!(tables(&conn), t);
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("s.db")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(Error::SchemaTooNew {
+                found: 99,
+                known: 1
+            })
+        ));
+    }
+}
