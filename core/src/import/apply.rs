@@ -1,0 +1,583 @@
+//! The stateful half of the import pipeline, run on the writer thread inside the import's
+//! transaction: resolve what needs the store, identify, apply the strategy and conflict
+//! policy, write, and account for every item in the report.
+//!
+//! References that cannot be resolved yet (a forward `urn:uuid:` or conditional reference)
+//! put their resource on a deferred list that is retried once the whole input has been read;
+//! the list is capped, so memory stays bounded even for inputs full of dangling references.
+
+use super::prepare::{Candidate, Derived, Kind, Prepared, derive, instant_text, set_meta};
+use super::report::{ImportReport, Issue, Severity};
+use super::{ConflictPolicy, ImportOptions, OnInvalid, Strategy};
+use crate::error::{Error, Result};
+use crate::fhir::reference::{RefKind, classify, rewrite_references};
+use crate::store::write;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+struct Deferred {
+    line: u64,
+    location: Option<String>,
+    source: Option<String>,
+    candidate: Candidate,
+}
+
+/// Applies prepared items to the store within one transaction.
+pub(crate) struct Applier<'t> {
+    conn: &'t Connection,
+    opts: &'t ImportOptions,
+    run: i64,
+    now: String,
+    now_ms: i64,
+    pub report: ImportReport,
+    /// Name of the current input, when the run has several.
+    pub source: Option<String>,
+    /// `Type/old` → `Type/new` for resources stored under another id (identifier match,
+    /// append collisions), applied to later references.
+    remap: HashMap<String, String>,
+    deferred: Vec<Deferred>,
+    /// `Type/id/_history/v` of every version written, with its patient, for the run's
+    /// Provenance resources.
+    targets: Vec<(Option<String>, String)>,
+    /// Items processed so far (for progress).
+    pub processed: u64,
+}
+
+impl<'t> Applier<'t> {
+    pub fn new(conn: &'t Connection, opts: &'t ImportOptions, run: i64, now_ms: i64) -> Self {
+        Applier {
+            conn,
+            opts,
+            run,
+            now: instant_text(now_ms),
+            now_ms,
+            report: ImportReport {
+                validate_only: opts.mode == super::ImportMode::Validate,
+                ..Default::default()
+            },
+            source: None,
+            remap: HashMap::new(),
+            deferred: Vec::new(),
+            targets: Vec::new(),
+            processed: 0,
+        }
+    }
+
+    /// The run's `meta.lastUpdated` text.
+    pub fn now_text(&self) -> &str {
+        &self.now
+    }
+
+    fn issue(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        line: Option<u64>,
+        location: Option<String>,
+        message: String,
+    ) {
+        if self.report.issues.len() >= self.opts.max_issues {
+            self.report.issues_omitted += 1;
+            return;
+        }
+        self.report.issues.push(Issue {
+            severity,
+            code,
+            source: self.source.clone(),
+            line,
+            location,
+            message,
+        });
+    }
+
+    /// Accounts for one prepared item.
+    pub fn apply(&mut self, p: Prepared) -> Result<()> {
+        self.processed += 1;
+        let Prepared {
+            line,
+            location,
+            kind,
+        } = p;
+        match kind {
+            Kind::Unreadable(msg) => {
+                self.report.unreadable_lines += 1;
+                self.issue(Severity::Error, "structure", Some(line), location, msg);
+            }
+            Kind::SenderOutcome(items) => {
+                for (sev, text) in items {
+                    if sev <= Severity::Error {
+                        self.report.sender_errors += 1;
+                    }
+                    let msg = format!("the sender reported: {text}");
+                    self.issue(sev, "processing", Some(line), location.clone(), msg);
+                }
+            }
+            Kind::Skipped(msg) => self.issue(
+                Severity::Information,
+                "informational",
+                Some(line),
+                location,
+                msg,
+            ),
+            Kind::Invalid {
+                value,
+                ty,
+                id,
+                issues,
+                notes,
+            } => {
+                let tyname = ty.clone().unwrap_or_else(|| "(no type)".into());
+                for n in notes {
+                    self.issue(
+                        Severity::Warning,
+                        "processing",
+                        Some(line),
+                        location.clone(),
+                        n,
+                    );
+                }
+                let reason = issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.location, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                for vi in issues {
+                    let loc = Some(match &location {
+                        Some(l) => format!("{l} {}", vi.location),
+                        None => vi.location,
+                    });
+                    self.issue(Severity::Error, "invalid", Some(line), loc, vi.message);
+                }
+                if self.opts.on_invalid == OnInvalid::Quarantine {
+                    write::quarantine(
+                        self.conn,
+                        self.run,
+                        Some(line),
+                        ty.as_deref(),
+                        id.as_deref(),
+                        &reason,
+                        &value.to_string(),
+                    )?;
+                    self.report.count(&tyname).quarantined += 1;
+                } else {
+                    self.report.count(&tyname).rejected += 1;
+                }
+            }
+            Kind::Resource(c) => self.resource(line, location, *c, false)?,
+        }
+        Ok(())
+    }
+
+    /// Processes the resources whose references could not be resolved while streaming.
+    pub fn finish_deferred(&mut self) -> Result<()> {
+        for d in std::mem::take(&mut self.deferred) {
+            self.source = d.source;
+            self.resource(d.line, d.location, d.candidate, true)?;
+        }
+        Ok(())
+    }
+
+    fn resource(
+        &mut self,
+        line: u64,
+        location: Option<String>,
+        mut c: Candidate,
+        final_pass: bool,
+    ) -> Result<()> {
+        if !self.remap.is_empty() {
+            let remap = &self.remap;
+            if rewrite_references(&mut c.value, &mut |r| remap.get(r).cloned()) > 0 {
+                c.derived = None;
+            }
+        }
+        if c.derived.is_none() {
+            let unresolved = self.resolve(&mut c.value)?;
+            if !unresolved.is_empty() && !final_pass && self.deferred.len() < self.opts.max_deferred
+            {
+                self.deferred.push(Deferred {
+                    line,
+                    location,
+                    source: self.source.clone(),
+                    candidate: c,
+                });
+                return Ok(());
+            }
+            if !unresolved.is_empty() {
+                self.report.unresolved_references += unresolved.len() as u64;
+                let msg = format!(
+                    "unresolved reference(s), kept as sent: {}",
+                    unresolved.join(", ")
+                );
+                self.issue(
+                    Severity::Warning,
+                    "not-found",
+                    Some(line),
+                    location.clone(),
+                    msg,
+                );
+            }
+            let d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+            c.derived = Some(d);
+        }
+        for n in std::mem::take(&mut c.notes) {
+            self.issue(
+                Severity::Warning,
+                "processing",
+                Some(line),
+                location.clone(),
+                n,
+            );
+        }
+        self.identify_and_write(line, location, c)
+    }
+
+    /// Resolves `urn:uuid:` (by id in the store, which includes this import so far) and
+    /// conditional `Type?identifier=system|value` references. Returns the unresolved ones,
+    /// described without their query values (which may be identifiers of a person).
+    fn resolve(&mut self, value: &mut Value) -> Result<Vec<String>> {
+        let mut unresolved = Vec::new();
+        let mut failure = None;
+        let conn = self.conn;
+        let remap = &self.remap;
+        rewrite_references(value, &mut |r| {
+            let found = match classify(r) {
+                RefKind::UrnUuid(uuid) => match write::type_of_id(conn, uuid) {
+                    Ok(t) => t.map(|t| format!("{t}/{uuid}")),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                },
+                RefKind::Conditional { ty, query } => match resolve_conditional(conn, ty, query) {
+                    Ok(id) => id.map(|id| format!("{ty}/{id}")),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                },
+                _ => return None,
+            };
+            let found = found.map(|f| remap.get(&f).cloned().unwrap_or(f));
+            if found.is_none() {
+                unresolved.push(match classify(r) {
+                    RefKind::Conditional { ty, .. } => format!("{ty}?… (conditional)"),
+                    _ => r.to_string(),
+                });
+            }
+            found
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(unresolved),
+        }
+    }
+
+    fn identify_and_write(
+        &mut self,
+        line: u64,
+        location: Option<String>,
+        mut c: Candidate,
+    ) -> Result<()> {
+        let Some(mut d) = c.derived.take() else {
+            return Err(Error::InvalidInput(
+                "internal: resource reached the writer underived".into(),
+            ));
+        };
+        if c.ty == "Provenance" && d.patient.is_none() {
+            d.patient = self.provenance_patient(&c.value)?;
+        }
+        let mut existing = write::current(self.conn, &c.ty, &c.id)?;
+        if existing.as_ref().is_none_or(|e| e.deleted) {
+            for (system, value) in &d.identifiers {
+                let Some(other) = write::find_by_identifier(self.conn, &c.ty, system, value)?
+                else {
+                    continue;
+                };
+                if other == c.id {
+                    continue;
+                }
+                let Some(cur) = write::current(self.conn, &c.ty, &other)?.filter(|e| !e.deleted)
+                else {
+                    continue;
+                };
+                // Within one input, distinct ids are distinct resources whatever their
+                // identifiers; and an identifier never merges two patients' resources.
+                if cur.run == Some(self.run) || (c.ty != "Patient" && cur.patient != d.patient) {
+                    continue;
+                }
+                let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{other}", c.ty));
+                self.issue(Severity::Information, "duplicate", Some(line), location.clone(),
+                    format!("{from} has the same business identifier as stored {to}: treated as that resource"));
+                self.remap.insert(from, to);
+                c.value["id"] = Value::String(other.clone());
+                c.id = other;
+                d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+                existing = Some(cur);
+                break;
+            }
+        }
+        let Some(e) = existing else {
+            return self.write(&mut c, &mut d, 1, None);
+        };
+        if e.deleted {
+            return self.write(&mut c, &mut d, e.version + 1, Some(e.row));
+        }
+        if e.hash == d.hash {
+            self.report.count(&c.ty).unchanged += 1;
+            if e.run == Some(self.run) {
+                self.issue(
+                    Severity::Information,
+                    "duplicate",
+                    Some(line),
+                    location,
+                    format!(
+                        "{}/{} repeats an earlier line of this import; kept once",
+                        c.ty, c.id
+                    ),
+                );
+            }
+            return Ok(());
+        }
+        if e.run == Some(self.run) {
+            self.report.count(&c.ty).rejected += 1;
+            self.issue(Severity::Error, "duplicate", Some(line), location,
+                format!("{}/{} appeared earlier in this import with different content; this one was not imported", c.ty, c.id));
+            return Ok(());
+        }
+        match self.opts.strategy {
+            Strategy::Append => {
+                let new_id = uuid::Uuid::new_v4().to_string();
+                let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{new_id}", c.ty));
+                self.issue(
+                    Severity::Information,
+                    "conflict",
+                    Some(line),
+                    location,
+                    format!("{from} is already stored with other content: appended as {to}"),
+                );
+                self.remap.insert(from, to);
+                c.value["id"] = Value::String(new_id.clone());
+                c.id = new_id;
+                let mut d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+                self.write(&mut c, &mut d, 1, None)
+            }
+            Strategy::Merge => self.conflict(line, location, c, d, e),
+        }
+    }
+
+    fn conflict(
+        &mut self,
+        line: u64,
+        location: Option<String>,
+        mut c: Candidate,
+        mut d: Derived,
+        e: write::Current,
+    ) -> Result<()> {
+        self.report.count(&c.ty).conflicts += 1;
+        let incoming = match &d.source_version {
+            Some(v) => format!("incoming version {v} (line {line})"),
+            None => format!("incoming line {line}"),
+        };
+        let what = format!(
+            "{}/{}: stored version {} differs from {incoming}",
+            c.ty, c.id, e.version
+        );
+        let stored_time = e.source_updated.unwrap_or(e.last_updated);
+        let (replace, why) = match self.opts.conflict {
+            ConflictPolicy::Fail => {
+                return Err(Error::ImportAborted(format!(
+                    "{what} (conflict policy fail)"
+                )));
+            }
+            ConflictPolicy::Replace => (true, "policy replace"),
+            ConflictPolicy::KeepExisting => (false, "policy keep-existing"),
+            ConflictPolicy::NewerWins => match d.source_updated {
+                Some(t) if t > stored_time => (
+                    true,
+                    "policy newer-wins: incoming meta.lastUpdated is newer",
+                ),
+                Some(_) => (
+                    false,
+                    "policy newer-wins: incoming meta.lastUpdated is not newer",
+                ),
+                None => (false, "policy newer-wins: incoming has no meta.lastUpdated"),
+            },
+        };
+        if replace {
+            self.issue(
+                Severity::Information,
+                "conflict",
+                Some(line),
+                location,
+                format!("{what}; replaced as version {} ({why})", e.version + 1),
+            );
+            self.write(&mut c, &mut d, e.version + 1, Some(e.row))
+        } else {
+            self.report.count(&c.ty).unchanged += 1;
+            self.issue(
+                Severity::Warning,
+                "conflict",
+                Some(line),
+                location,
+                format!("{what}; kept the stored version, incoming discarded ({why})"),
+            );
+            Ok(())
+        }
+    }
+
+    /// Writes an incoming resource as `version`, counts it and lists it for the Provenance.
+    fn write(
+        &mut self,
+        c: &mut Candidate,
+        d: &mut Derived,
+        version: i64,
+        previous: Option<i64>,
+    ) -> Result<()> {
+        self.store_version(c, d, version, previous)?;
+        let counts = self.report.count(&c.ty);
+        if previous.is_none() {
+            counts.created += 1;
+        } else {
+            counts.updated += 1;
+        }
+        self.targets.push((
+            d.patient.clone(),
+            format!("{}/{}/_history/{version}", c.ty, c.id),
+        ));
+        Ok(())
+    }
+
+    fn store_version(
+        &mut self,
+        c: &mut Candidate,
+        d: &mut Derived,
+        version: i64,
+        previous: Option<i64>,
+    ) -> Result<()> {
+        if version != 1 {
+            set_meta(&mut c.value, version, &self.now);
+            d.json = c.value.to_string();
+        }
+        write::insert_version(
+            self.conn,
+            previous,
+            &write::NewVersion {
+                ty: &c.ty,
+                id: &c.id,
+                version,
+                patient: d.patient.as_deref(),
+                period: d.period,
+                last_updated: self.now_ms,
+                source_updated: d.source_updated,
+                hash: &d.hash,
+                refs: &d.refs,
+                run: Some(self.run),
+                json: &d.json,
+            },
+        )?;
+        write::add_identifiers(self.conn, &c.ty, &c.id, &d.identifiers)?;
+        Ok(())
+    }
+
+    /// Writes the run's Provenance — one per patient whose record the run changed, each
+    /// also listing the shared resources (practitioners, organizations…) the run wrote, so a
+    /// patient's export never carries another patient's resource ids — and returns their ids.
+    pub fn write_provenance(
+        &mut self,
+        sources: &[super::report::SourceSummary],
+    ) -> Result<Vec<String>> {
+        let mut groups: std::collections::BTreeMap<Option<String>, Vec<&str>> = Default::default();
+        let shared: Vec<&str> = self
+            .targets
+            .iter()
+            .filter(|(p, _)| p.is_none())
+            .map(|(_, t)| t.as_str())
+            .collect();
+        for (patient, target) in &self.targets {
+            if patient.is_some() {
+                groups.entry(patient.clone()).or_default().push(target);
+            }
+        }
+        if groups.is_empty() && !shared.is_empty() {
+            groups.insert(None, Vec::new());
+        }
+        let entities: Vec<Value> = sources.iter().map(|s| json!({
+            "role": "source",
+            "what": {
+                "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:sha256:{}", s.sha256)},
+                "display": format!("{} ({} bytes, SHA-256 {})", s.name, s.bytes, s.sha256),
+            }
+        })).collect();
+        let mut written = Vec::new();
+        let mut records = Vec::new();
+        for (patient, own) in groups {
+            let id = uuid::Uuid::new_v4().to_string();
+            let targets: Vec<Value> = own
+                .iter()
+                .chain(shared.iter())
+                .map(|t| json!({"reference": t}))
+                .collect();
+            let value = json!({
+                "resourceType": "Provenance",
+                "id": id,
+                "target": targets,
+                "recorded": self.now,
+                "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE", "display": "create"}], "text": "import"},
+                "agent": [{
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler"}]},
+                    "who": {"display": crate::SOFTWARE}
+                }],
+                "entity": entities,
+            });
+            records.push((patient, id, value));
+        }
+        for (patient, id, mut value) in records {
+            let mut d = derive(&mut value, "Provenance", &id, 1, &self.now);
+            d.patient = patient;
+            let mut c = Candidate {
+                ty: "Provenance".into(),
+                id: id.clone(),
+                value,
+                notes: Vec::new(),
+                derived: None,
+            };
+            self.store_version(&mut c, &mut d, 1, None)?;
+            written.push(id);
+        }
+        Ok(written)
+    }
+
+    /// A Provenance is in the compartment of the patient its targets belong to, even when
+    /// no target is the Patient itself (FHIR R4's definition only follows Patient targets,
+    /// which would orphan the provenance of a run that added only observations).
+    fn provenance_patient(&self, value: &Value) -> Result<Option<String>> {
+        let Some(Value::Array(targets)) = value.get("target") else {
+            return Ok(None);
+        };
+        for t in targets {
+            if let Some(RefKind::Literal {
+                ty,
+                id,
+                absolute: false,
+            }) = t.get("reference").and_then(Value::as_str).map(classify)
+                && let Some(p) = write::patient_of_row(self.conn, ty, id)?
+            {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Resolves `identifier=system|value` (URL-encoded or not) against the identifier table.
+fn resolve_conditional(conn: &Connection, ty: &str, query: &str) -> Result<Option<String>> {
+    let Some(token) = query.strip_prefix("identifier=") else {
+        return Ok(None);
+    };
+    let token = percent_encoding::percent_decode_str(token).decode_utf8_lossy();
+    let Some((system, value)) = token.split_once('|') else {
+        return Ok(None);
+    };
+    write::find_by_identifier(conn, ty, system, value)
+}

@@ -1,0 +1,21 @@
+//! phrkit: a personal health record on the device.
+//!
+//! FHIR R4 resources live in one SQLite file ([`store`]); [`import`] reads the PHR files
+//! people actually have (NDJSON `.phr`, Bundles of any type, single resources) through a
+//! streaming, validating, deduplicating pipeline; [`generate`] makes realistic synthetic
+//! records for demos and benchmarks. See `core/src/README.md` for a map of the modules.
+
+pub mod error;
+pub mod fhir;
+pub mod generate;
+pub mod import;
+pub mod ndjson;
+pub mod progress;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use import::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Strategy};
+pub use store::Store;
+
+/// This library's name and version, as recorded in Provenance and cover pages.
+pub const SOFTWARE: &str = concat!("phrkit ", env!("CARGO_PKG_VERSION"));

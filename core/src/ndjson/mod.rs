@@ -1,0 +1,188 @@
+//! Streaming NDJSON (`.phr`) reading with 1-based line numbers, and input format detection.
+//!
+//! [`LineReader`] yields one line at a time from any `BufRead`, so memory stays bounded by the
+//! longest accepted line whatever the file size. It tolerates what real files carry: a UTF-8
+//! BOM, CRLF endings, blank lines, a missing final newline. A line longer than the configured
+//! maximum is skipped (its bytes are consumed, not stored) and reported as [`Line::TooLong`].
+//! [`detect`] decides whether a stream is NDJSON, a single JSON document (Bundle or resource,
+//! possibly double-encoded as a JSON string) or a zip archive.
+
+pub mod detect;
+
+use std::io::{self, BufRead};
+
+/// Default maximum length of one NDJSON line: 64 MiB (a resource with a large inline
+/// attachment fits; a runaway file does not exhaust memory).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One non-blank line of input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line's bytes, without the line ending or a leading BOM.
+    Data {
+        /// 1-based line number in the input.
+        number: u64,
+        /// The line's content.
+        bytes: Vec<u8>,
+    },
+    /// A line longer than the maximum; its content was skipped.
+    TooLong {
+        /// 1-based line number in the input.
+        number: u64,
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+/// Iterator over the non-blank lines of an NDJSON stream.
+pub struct LineReader<R> {
+    inner: R,
+    number: u64,
+    max_len: usize,
+    done: bool,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Reads `inner` line by line, refusing lines longer than `max_len` bytes.
+    pub fn new(inner: R, max_len: usize) -> Self {
+        LineReader {
+            inner,
+            number: 0,
+            max_len,
+            done: false,
+        }
+    }
+
+    /// Continues numbering after `lines` lines already consumed elsewhere.
+    pub fn starting_after(mut self, lines: u64) -> Self {
+        self.number = lines;
+        self
+    }
+
+    /// Reads one physical line into `buf` (up to the limit); returns its full length, or
+    /// `None` at end of input.
+    fn read_physical(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        let mut total = 0usize;
+        let mut saw_any = false;
+        loop {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(saw_any.then_some(total));
+            }
+            saw_any = true;
+            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            if total + take <= self.max_len {
+                buf.extend_from_slice(&chunk[..take]);
+            }
+            total += take;
+            self.inner.consume(take + usize::from(found));
+            if found {
+                return Ok(Some(total));
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for LineReader<R> {
+    type Item = io::Result<Line>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let mut buf = Vec::new();
+            let len = match self.read_physical(&mut buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            self.number += 1;
+            if len > self.max_len {
+                return Some(Ok(Line::TooLong {
+                    number: self.number,
+                    len,
+                }));
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            if self.number == 1 && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                buf.drain(..3);
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(Ok(Line::Data {
+                number: self.number,
+                bytes: buf,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<Line> {
+        LineReader::new(input, max).map(|l| l.unwrap()).collect()
+    }
+
+    #[test]
+    fn numbers_lines_and_tolerates_bom_crlf_blank_lines() {
+        let got = lines(b"\xEF\xBB\xBF{\"a\":1}\r\n\r\n  \n{\"b\":2}", 100);
+        assert_eq!(
+            got,
+            vec![
+                Line::Data {
+                    number: 1,
+                    bytes: b"{\"a\":1}".to_vec()
+                },
+                Line::Data {
+                    number: 4,
+                    bytes: b"{\"b\":2}".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn skips_overlong_lines_without_storing_them() {
+        let input = format!("{}\n{{}}\n", "x".repeat(50));
+        let got = lines(input.as_bytes(), 10);
+        assert_eq!(got[0], Line::TooLong { number: 1, len: 50 });
+        assert_eq!(
+            got[1],
+            Line::Data {
+                number: 2,
+                bytes: b"{}".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn long_lines_across_buffer_boundaries() {
+        let long = "y".repeat(20_000);
+        let input = format!("{long}\n{long}");
+        let reader = io::BufReader::with_capacity(64, input.as_bytes());
+        let got: Vec<Line> = LineReader::new(reader, 30_000)
+            .map(|l| l.unwrap())
+            .collect();
+        assert_eq!(got.len(), 2);
+        assert!(matches!(&got[1], Line::Data { number: 2, bytes } if bytes.len() == 20_000));
+    }
+}
