@@ -1,0 +1,190 @@
+//! `phrkit bench`: benchmarks run by hand (never in CI), each measurement in a child process
+//! so its peak RSS (`VmHWM`) is its own, with the floor measured in the same run.
+//!
+//! Run from a release build: `cargo run --release -p phrkit-cli -- bench import`.
+
+use crate::ui::table;
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use phrkit::generate::{GenerateOptions, generate};
+use phrkit::progress::NoProgress;
+use phrkit::{ImportOptions, Store};
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Options of `phrkit bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Import with full validation vs the floor (raw lines into a one-column table).
+    Import(SizeArgs),
+    /// One measurement, run by the parent in a fresh process.
+    #[command(hide = true)]
+    Child(ChildArgs),
+}
+
+#[derive(clap::Args)]
+struct SizeArgs {
+    /// Record sizes (resources), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "20000,200000")]
+    sizes: Vec<usize>,
+    /// Work folder (default: a temporary one).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ChildArgs {
+    task: String,
+    file: PathBuf,
+    db: PathBuf,
+}
+
+/// Dispatches a benchmark.
+pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    match a.what {
+        What::Import(s) => bench_import(s),
+        What::Child(c) => child(c),
+    }
+}
+
+struct Measure {
+    seconds: f64,
+    rss_mb: f64,
+}
+
+fn measure(task: &str, file: &Path, db: &Path) -> anyhow::Result<Measure> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .args(["bench", "child", task])
+        .arg(file)
+        .arg(db)
+        .output()?;
+    if !out.status.success() {
+        bail!("{task} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let seconds: f64 = parts.next().context("no time")?.parse()?;
+    let rss_kb: f64 = parts.next().context("no rss")?.parse()?;
+    Ok(Measure {
+        seconds,
+        rss_mb: rss_kb / 1024.0,
+    })
+}
+
+fn bench_import(a: SizeArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -p phrkit-cli -- bench import`"
+        );
+    }
+    let tmp = tempfile::tempdir()?;
+    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for size in a.sizes {
+        let file = dir.join(format!("bench-{size}.phr"));
+        let patients = (size / 1000).max(1);
+        let mut w = BufWriter::new(std::fs::File::create(&file)?);
+        let s = generate(
+            &GenerateOptions {
+                patients,
+                resources_per_patient: size / patients,
+                seed: 42,
+            },
+            &mut w,
+        )?;
+        w.flush()?;
+        let fresh = |name: &str| -> anyhow::Result<PathBuf> {
+            let db = dir.join(format!("{name}-{size}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+            }
+            Ok(db)
+        };
+        let floor = measure("floor", &file, &fresh("floor")?)?;
+        let import = measure("import", &file, &fresh("import")?)?;
+        rows.push(vec![
+            s.resources.to_string(),
+            format!("{:.1}", s.bytes as f64 / 1e6),
+            format!("{:.2}", floor.seconds),
+            format!("{:.2}", import.seconds),
+            format!("{:.2}x", import.seconds / floor.seconds),
+            format!("{:.0}", s.resources as f64 / import.seconds),
+            format!("{:.0}", import.rss_mb),
+            format!("{:.0}", floor.rss_mb),
+        ]);
+    }
+    println!(
+        "import with full validation vs floor (raw lines into a one-column table, one transaction):"
+    );
+    table(
+        &[
+            "resources",
+            "MB",
+            "floor s",
+            "import s",
+            "ratio",
+            "resources/s",
+            "import RSS MB",
+            "floor RSS MB",
+        ],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    match c.task.as_str() {
+        "floor" => floor(&c.file, &c.db)?,
+        "import" => {
+            let mut store = Store::open(&c.db)?;
+            let src = phrkit::import::ImportSource::from_path(&c.file)?;
+            let report = store.import(vec![src], &ImportOptions::default(), &NoProgress)?;
+            let t = report.totals();
+            if t.rejected > 0 || t.created == 0 {
+                bail!("unexpected import result: {}", report.summary());
+            }
+        }
+        other => bail!("unknown bench task {other}"),
+    }
+    println!("{} {}", start.elapsed().as_secs_f64(), peak_rss_kb());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The floor: every line as raw text into a one-column table, one transaction, same pragmas.
+fn floor(file: &Path, db: &Path) -> anyhow::Result<()> {
+    let mut conn = rusqlite::Connection::open(db)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute("CREATE TABLE raw (line TEXT NOT NULL)", [])?;
+    let tx = conn.transaction()?;
+    {
+        let mut st = tx.prepare("INSERT INTO raw (line) VALUES (?1)")?;
+        for line in std::io::BufReader::new(std::fs::File::open(file)?).lines() {
+            st.execute([line?])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! `phrkit import` and `phrkit validate`.
+
+use crate::StoreArgs;
+use crate::ui::{Bar, table};
+use anyhow::Context;
+use phrkit::import::{ImportSource, Severity};
+use phrkit::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Store, Strategy};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options shared by import and validate.
+#[derive(clap::Args)]
+pub struct PipelineArgs {
+    /// Files to read: .phr / .ndjson, a FHIR Bundle or resource as .json.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// merge (reconcile with the store) or append (store everything).
+    #[arg(long, default_value = "merge")]
+    pub strategy: Strategy,
+    /// Under merge, when a resource differs: newer-wins, keep-existing, replace or fail.
+    #[arg(long, default_value = "newer-wins")]
+    pub conflict: ConflictPolicy,
+    /// Invalid resources: reject, or quarantine (kept apart, never exported).
+    #[arg(long, default_value = "reject")]
+    pub on_invalid: OnInvalid,
+    /// How many issues to print (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub issues: usize,
+    /// Print the report as a FHIR OperationOutcome (JSON) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `phrkit import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// commit (default) or validate (run everything, write nothing).
+    #[arg(long, default_value = "commit")]
+    pub mode: ImportMode,
+}
+
+/// `phrkit validate`.
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// Compare against this store (default: an empty one, i.e. check the files alone).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Runs an import into `store` with a progress bar.
+pub fn import_files(
+    store: &mut Store,
+    files: &[PathBuf],
+    opts: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
+    let mut sources = Vec::new();
+    for f in files {
+        sources.push(
+            ImportSource::from_path(f).with_context(|| format!("cannot open {}", f.display()))?,
+        );
+    }
+    let total = files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
+        .sum();
+    let bar = Bar::bytes(total);
+    let report = store.import(sources, opts, &bar);
+    bar.finish();
+    Ok(report?)
+}
+
+fn options(p: &PipelineArgs, mode: ImportMode) -> ImportOptions {
+    ImportOptions {
+        strategy: p.strategy,
+        conflict: p.conflict,
+        mode,
+        on_invalid: p.on_invalid,
+        ..ImportOptions::default()
+    }
+}
+
+/// `phrkit import`.
+pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&a.store.db)
+        .with_context(|| format!("cannot open store {}", a.store.db.display()))?;
+    let report = import_files(&mut store, &a.pipeline.files, &options(&a.pipeline, a.mode))?;
+    print_report(&report, &a.pipeline);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `phrkit validate`: exit code 1 when anything would be rejected.
+pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let tmp = tempfile::tempdir()?;
+    let db =
+        a.db.clone()
+            .unwrap_or_else(|| tmp.path().join("validate.db"));
+    let mut store = Store::open(&db)?;
+    let report = import_files(
+        &mut store,
+        &a.pipeline.files,
+        &options(&a.pipeline, ImportMode::Validate),
+    )?;
+    print_report(&report, &a.pipeline);
+    let t = report.totals();
+    Ok(
+        if t.rejected + t.quarantined > 0 || report.unreadable_lines > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// Prints the counts table and the first issues (or the OperationOutcome as JSON).
+pub fn print_report(report: &ImportReport, p: &PipelineArgs) {
+    if p.json {
+        println!("{:#}", report.to_operation_outcome());
+        return;
+    }
+    let rows: Vec<Vec<String>> = report
+        .by_type
+        .iter()
+        .map(|(ty, c)| {
+            vec![
+                ty.clone(),
+                c.created.to_string(),
+                c.updated.to_string(),
+                c.unchanged.to_string(),
+                c.conflicts.to_string(),
+                c.rejected.to_string(),
+                c.quarantined.to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(
+            &[
+                "type",
+                "created",
+                "updated",
+                "unchanged",
+                "conflicts",
+                "rejected",
+                "quarantined",
+            ],
+            &rows,
+        );
+    }
+    let shown = report
+        .issues
+        .iter()
+        .filter(|i| i.severity <= Severity::Warning)
+        .take(p.issues);
+    for i in shown {
+        println!("  {:<7} {}", i.severity.code(), i.diagnostics());
+    }
+    let serious = report
+        .issues
+        .iter()
+        .filter(|i| i.severity <= Severity::Warning)
+        .count() as u64
+        + report.issues_omitted;
+    if serious > p.issues as u64 {
+        println!(
+            "  … {} more issues (--issues N to see more, --json for all)",
+            serious - p.issues as u64
+        );
+    }
+    println!("{}", report.summary());
+}

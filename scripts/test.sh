@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of phrkit on a fresh machine: installs what is missing, checks formatting
+# and lints, runs the Rust tests (unit, integration, fixtures) and the demo once.
+# One debug build is shared by all steps. Benchmarks are not run here (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# tool:debian-package pairs the tests call (none yet beyond the Rust toolchain)
+for tool in ; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures:|---- )|panicked' || true
+if grep -qE '^test result: FAILED|^error(\[|:)' target/test-output.txt; then
+  echo "tests failed; full output in target/test-output.txt" >&2
+  exit 1
+fi
+
+echo "== phrkit demo"
+cargo run -q -p phrkit-cli -- demo >target/demo-output.txt
+tail -n 3 target/demo-output.txt
+
+passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+echo "${passed} passed, 0 failed"
