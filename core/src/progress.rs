@@ -29,6 +29,8 @@ pub struct Progress {
     pub total_bytes: Option<u64>,
     /// Resources processed so far.
     pub resources: u64,
+    /// Total resources when known (exports know it in advance).
+    pub total_resources: Option<u64>,
 }
 
 /// Receives progress; return `false` to cancel.

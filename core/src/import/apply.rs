@@ -19,7 +19,7 @@ use std::collections::HashMap;
 struct Deferred {
     line: u64,
     location: Option<String>,
-    source: Option<String>,
+    source: usize,
     candidate: Candidate,
 }
 
@@ -31,8 +31,15 @@ pub(crate) struct Applier<'t> {
     now: String,
     now_ms: i64,
     pub report: ImportReport,
-    /// Name of the current input, when the run has several.
-    pub source: Option<String>,
+    /// Names of the run's inputs so far (issues name them when there are several).
+    sources: Vec<String>,
+    /// Whether issues name their input.
+    name_sources: bool,
+    /// Index of the input being applied.
+    source: usize,
+    /// Largest row id before each input started: rows above `source_rows[k]` (and below
+    /// the next input's mark) were written from input `k`.
+    source_rows: Vec<i64>,
     /// `Type/old` → `Type/new` for resources stored under another id (identifier match,
     /// append collisions), applied to later references.
     remap: HashMap<String, String>,
@@ -56,12 +63,44 @@ impl<'t> Applier<'t> {
                 validate_only: opts.mode == super::ImportMode::Validate,
                 ..Default::default()
             },
-            source: None,
+            sources: Vec::new(),
+            name_sources: false,
+            source: 0,
+            source_rows: Vec::new(),
             remap: HashMap::new(),
             deferred: Vec::new(),
             targets: Vec::new(),
             processed: 0,
         }
+    }
+
+    /// Starts applying the items of a new input.
+    pub fn begin_source(&mut self, name: &str, name_sources: bool) -> Result<()> {
+        let mark: i64 = self.conn.query_row(
+            "SELECT coalesce(max(row), 0) FROM resource_version",
+            [],
+            |r| r.get(0),
+        )?;
+        self.sources.push(name.to_string());
+        self.source_rows.push(mark);
+        self.source = self.sources.len() - 1;
+        self.name_sources = name_sources;
+        Ok(())
+    }
+
+    /// True when stored row `row` was written from the input being applied.
+    fn written_from_this_input(&self, row: i64) -> bool {
+        let after = self
+            .source_rows
+            .get(self.source)
+            .copied()
+            .unwrap_or(i64::MAX);
+        let before = self
+            .source_rows
+            .get(self.source + 1)
+            .copied()
+            .unwrap_or(i64::MAX);
+        row > after && row <= before
     }
 
     /// The run's `meta.lastUpdated` text.
@@ -84,7 +123,7 @@ impl<'t> Applier<'t> {
         self.report.issues.push(Issue {
             severity,
             code,
-            source: self.source.clone(),
+            source: self.name_sources.then(|| self.sources[self.source].clone()),
             line,
             location,
             message,
@@ -198,7 +237,7 @@ impl<'t> Applier<'t> {
                 self.deferred.push(Deferred {
                     line,
                     location,
-                    source: self.source.clone(),
+                    source: self.source,
                     candidate: c,
                 });
                 return Ok(());
@@ -303,7 +342,9 @@ impl<'t> Applier<'t> {
                 };
                 // Within one input, distinct ids are distinct resources whatever their
                 // identifiers; and an identifier never merges two patients' resources.
-                if cur.run == Some(self.run) || (c.ty != "Patient" && cur.patient != d.patient) {
+                if (cur.run == Some(self.run) && self.written_from_this_input(cur.row))
+                    || (c.ty != "Patient" && cur.patient != d.patient)
+                {
                     continue;
                 }
                 let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{other}", c.ty));
@@ -323,9 +364,10 @@ impl<'t> Applier<'t> {
         if e.deleted {
             return self.write(&mut c, &mut d, e.version + 1, Some(e.row));
         }
+        let same_input = e.run == Some(self.run) && self.written_from_this_input(e.row);
         if e.hash == d.hash {
             self.report.count(&c.ty).unchanged += 1;
-            if e.run == Some(self.run) {
+            if same_input {
                 self.issue(
                     Severity::Information,
                     "duplicate",
@@ -339,10 +381,10 @@ impl<'t> Applier<'t> {
             }
             return Ok(());
         }
-        if e.run == Some(self.run) {
+        if same_input {
             self.report.count(&c.ty).rejected += 1;
             self.issue(Severity::Error, "duplicate", Some(line), location,
-                format!("{}/{} appeared earlier in this import with different content; this one was not imported", c.ty, c.id));
+                format!("{}/{} appeared earlier in this file with different content; this one was not imported", c.ty, c.id));
             return Ok(());
         }
         match self.opts.strategy {
@@ -480,27 +522,16 @@ impl<'t> Applier<'t> {
         Ok(())
     }
 
-    /// Writes the run's Provenance — one per patient whose record the run changed, each
-    /// also listing the shared resources (practitioners, organizations…) the run wrote, so a
-    /// patient's export never carries another patient's resource ids — and returns their ids.
+    /// Writes the run's Provenance — one per patient whose record the run changed, plus one
+    /// for the shared resources (practitioners, organizations…) it wrote, so a patient's
+    /// export never carries another patient's resource ids — and returns their ids.
     pub fn write_provenance(
         &mut self,
         sources: &[super::report::SourceSummary],
     ) -> Result<Vec<String>> {
         let mut groups: std::collections::BTreeMap<Option<String>, Vec<&str>> = Default::default();
-        let shared: Vec<&str> = self
-            .targets
-            .iter()
-            .filter(|(p, _)| p.is_none())
-            .map(|(_, t)| t.as_str())
-            .collect();
         for (patient, target) in &self.targets {
-            if patient.is_some() {
-                groups.entry(patient.clone()).or_default().push(target);
-            }
-        }
-        if groups.is_empty() && !shared.is_empty() {
-            groups.insert(None, Vec::new());
+            groups.entry(patient.clone()).or_default().push(target);
         }
         let entities: Vec<Value> = sources.iter().map(|s| json!({
             "role": "source",
@@ -513,11 +544,7 @@ impl<'t> Applier<'t> {
         let mut records = Vec::new();
         for (patient, own) in groups {
             let id = uuid::Uuid::new_v4().to_string();
-            let targets: Vec<Value> = own
-                .iter()
-                .chain(shared.iter())
-                .map(|t| json!({"reference": t}))
-                .collect();
+            let targets: Vec<Value> = own.iter().map(|t| json!({"reference": t})).collect();
             let value = json!({
                 "resourceType": "Provenance",
                 "id": id,

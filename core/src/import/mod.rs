@@ -220,7 +220,7 @@ impl Store {
         let mut summaries = Vec::new();
         let mut done_bytes = 0;
         for source in sources {
-            applier.source = multiple.then(|| source.name.clone());
+            applier.begin_source(&source.name, multiple)?;
             let summary = read_source(
                 source,
                 opts,
@@ -238,6 +238,7 @@ impl Store {
                 bytes: done_bytes,
                 total_bytes,
                 resources,
+                total_resources: None,
             };
             if progress.on_progress(&p) {
                 Ok(())
@@ -332,6 +333,7 @@ fn read_source(
                 bytes: done_bytes + counter.load(Ordering::Relaxed),
                 total_bytes,
                 resources: applier.processed,
+                total_resources: None,
             };
             if !progress.on_progress(&p) {
                 result = Err(Error::Cancelled);

@@ -9,6 +9,7 @@
 //! references, identity by business identifier) is left to [`super::apply`].
 
 use super::report::Severity;
+use crate::export::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::fhir::date::{format_instant, parse_fhir_date};
 use crate::fhir::hash::{ContentHash, content_hash, to_hex};
 use crate::fhir::reference::{
@@ -19,11 +20,6 @@ use crate::fhir::{business_identifiers, clinical, compartment, date::DateRange};
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// `meta.tag` system phrkit puts on the cover Composition of its exports.
-pub const PHRKIT_TAG_SYSTEM: &str = "https://phrkit.dev/CodeSystem/tag";
-/// `meta.tag` code of phrkit's export cover Composition (not imported back as data).
-pub const EXPORT_COVER_TAG: &str = "export-cover";
 
 /// One prepared input item, in input order.
 pub(crate) struct Prepared {
