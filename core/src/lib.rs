@@ -5,16 +5,21 @@
 //! streaming, validating, deduplicating pipeline; [`generate`] makes realistic synthetic
 //! records for demos and benchmarks. See `core/src/README.md` for a map of the modules.
 
+pub mod capability;
 pub mod error;
+pub mod export;
 pub mod fhir;
 pub mod generate;
 pub mod import;
+pub mod media;
 pub mod ndjson;
 pub mod progress;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use export::{ExportRequest, ExportSummary};
 pub use import::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Strategy};
+pub use media::OutputFormat;
 pub use store::Store;
 
 /// This library's name and version, as recorded in Provenance and cover pages.

@@ -1,0 +1,189 @@
+//! `$phr-export`'s parameters: parsed once, with errors that name the parameter.
+
+use crate::error::{Error, Result};
+use crate::fhir::date::{DateRange, parse_fhir_date};
+use crate::media::OutputFormat;
+
+/// Base used for Bundle `fullUrl`s when the caller gives none. `.invalid` is the TLD reserved
+/// for names that never resolve: the base only lets relative references resolve inside the
+/// document; a server passes its real base.
+pub const DEFAULT_BASE_URL: &str = "https://phrkit.invalid/fhir";
+
+/// What to export and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// `outputFormat` (default `bundle`).
+    pub format: OutputFormat,
+    /// `patient`: the Patient's id; required when the store holds more than one patient.
+    pub patient: Option<String>,
+    /// `start`: the range begins where this (partial) date begins.
+    pub start: Option<DateRange>,
+    /// `end`: the range ends where this (partial) date ends (inclusive by precision).
+    pub end: Option<DateRange>,
+    /// `_since`: only resources this store changed at or after this instant (epoch ms).
+    pub since: Option<i64>,
+    /// `_type`: only these resource types (the Patient and cover page are always present).
+    pub types: Vec<String>,
+    /// Base for Bundle `fullUrl`s.
+    pub base_url: String,
+}
+
+impl Default for ExportRequest {
+    fn default() -> Self {
+        ExportRequest {
+            format: OutputFormat::Bundle,
+            patient: None,
+            start: None,
+            end: None,
+            since: None,
+            types: Vec::new(),
+            base_url: DEFAULT_BASE_URL.to_string(),
+        }
+    }
+}
+
+impl ExportRequest {
+    /// Parses operation parameters as they arrive in a query string or on the command line.
+    /// Repeated `_type` parameters add up; unknown parameters are an error.
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        let mut req = ExportRequest::default();
+        for (name, value) in params {
+            match name {
+                "outputFormat" | "_outputFormat" => req.format = value.parse()?,
+                "patient" => req.patient = Some(parse_patient(value)?),
+                "start" => req.start = Some(date_param("start", value)?),
+                "end" => req.end = Some(date_param("end", value)?),
+                "_since" => req.since = Some(date_param("_since", value)?.start),
+                "_type" => {
+                    for ty in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        if !crate::fhir::validate::schema().is_resource_type(ty) {
+                            return Err(Error::param(
+                                "_type",
+                                format!("`{ty}` is not an R4 resource type"),
+                            ));
+                        }
+                        if !req.types.iter().any(|t| t == ty) {
+                            req.types.push(ty.to_string());
+                        }
+                    }
+                }
+                other => return Err(Error::param(other, "unknown parameter of $phr-export")),
+            }
+        }
+        req.check()?;
+        Ok(req)
+    }
+
+    /// Checks combinations: `start` must not be after `end`.
+    pub fn check(&self) -> Result<()> {
+        if let (Some(s), Some(e)) = (self.start, self.end)
+            && s.start >= e.end
+        {
+            return Err(Error::param("start", "is after `end`"));
+        }
+        Ok(())
+    }
+
+    /// The clinical-date range `[start, end)` the request selects, if any.
+    pub fn date_range(&self) -> Option<DateRange> {
+        match (self.start, self.end) {
+            (None, None) => None,
+            (s, e) => Some(DateRange {
+                start: s.map_or(i64::MIN, |s| s.start),
+                end: e.map_or(i64::MAX, |e| e.end),
+            }),
+        }
+    }
+}
+
+fn date_param(name: &str, value: &str) -> Result<DateRange> {
+    parse_fhir_date(value).map_err(|e| {
+        Error::param(
+            name,
+            format!("{e} (expected a FHIR date such as 2010, 2020-06 or 2024-01-01)"),
+        )
+    })
+}
+
+/// `Patient/123` or `123` → `123`.
+fn parse_patient(value: &str) -> Result<String> {
+    let id = value.strip_prefix("Patient/").unwrap_or(value);
+    if crate::fhir::is_valid_id(id) {
+        Ok(id.to_string())
+    } else {
+        Err(Error::param("patient", "expected Patient/<id>"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_name(r: Result<ExportRequest>) -> String {
+        match r {
+            Err(Error::InvalidParameter { name, .. }) => name,
+            other => panic!("expected a parameter error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_seed_examples() {
+        let r = ExportRequest::from_params([
+            ("patient", "Patient/12345"),
+            ("outputFormat", "sphr"),
+            ("start", "2020"),
+        ])
+        .unwrap();
+        assert_eq!(r.patient.as_deref(), Some("12345"));
+        assert_eq!(r.format, OutputFormat::Sphr);
+        let r = ExportRequest::from_params([("start", "2010"), ("end", "2020-06")]).unwrap();
+        let range = r.date_range().unwrap();
+        assert_eq!(range.start, parse_fhir_date("2010-01-01").unwrap().start);
+        assert_eq!(range.end, parse_fhir_date("2020-07-01").unwrap().start);
+        let r = ExportRequest::from_params([
+            ("_type", "Observation,Condition"),
+            ("_type", "Observation"),
+        ])
+        .unwrap();
+        assert_eq!(r.types, vec!["Observation", "Condition"]);
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        assert_eq!(
+            err_name(ExportRequest::from_params([("outputFormat", "xml")])),
+            "outputFormat"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("start", "2020-13")])),
+            "start"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("end", "yesterday")])),
+            "end"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("_since", "2020-02-30")])),
+            "_since"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("_type", "Observation,Blood")])),
+            "_type"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("patient", "Patient/a b")])),
+            "patient"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([
+                ("start", "2021"),
+                ("end", "2020")
+            ])),
+            "start"
+        );
+        assert_eq!(
+            err_name(ExportRequest::from_params([("colour", "red")])),
+            "colour"
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! What an export contains: the chosen patient's compartment, filtered, plus the shared
+//! resources it references (transitively), planned with index-only queries.
+//!
+//! Filters (`_type`, `start`/`end`, `_since`) apply to the compartment. Shared resources
+//! outside every compartment (Practitioner, Organization, Location, Medication…) that the
+//! selection references are added transitively, so the export has no dangling reference it
+//! could have filled; references into *another* patient's compartment are never followed.
+//! Every planning query is answered by the covering index `resource_current_by_patient`,
+//! so only the final pass reads resource JSON.
+
+use super::ExportRequest;
+use crate::error::{Error, Result};
+use crate::fhir::compartment::is_compartment_type;
+use crate::store::Store;
+use rusqlite::types::Value as SqlValue;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The planned selection.
+pub(crate) struct Plan {
+    pub patient: String,
+    pub patient_json: String,
+    /// SQL condition selecting the compartment part (without `WHERE`), and its arguments.
+    pub condition: String,
+    pub args: Vec<SqlValue>,
+    /// Resources per type, everything included (Patient and shared resources too).
+    pub counts: BTreeMap<String, u64>,
+    /// Shared resources as `(type, id)`, sorted.
+    pub shared: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// Total resources the export will hold (without the cover Composition).
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// Resolves the patient and plans the selection.
+pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
+    let patient = match &req.patient {
+        Some(p) => p.clone(),
+        None => {
+            let ids = store.patient_ids()?;
+            match ids.len() {
+                1 => ids.into_iter().next().unwrap_or_default(),
+                0 => {
+                    return Err(Error::NotFound(
+                        "the store holds no Patient to export".into(),
+                    ));
+                }
+                n => {
+                    return Err(Error::param(
+                        "patient",
+                        format!("required: the store holds {n} patients"),
+                    ));
+                }
+            }
+        }
+    };
+    let patient_json = store
+        .get("Patient", &patient)?
+        .ok_or_else(|| Error::NotFound(format!("patient: Patient/{patient} is not in the store")))?
+        .json;
+
+    let mut condition = String::from(
+        "current = 1 AND deleted = 0 AND patient = ? AND NOT (type = 'Patient' AND id = ?)",
+    );
+    let mut args: Vec<SqlValue> = vec![patient.clone().into(), patient.clone().into()];
+    if !req.types.is_empty() {
+        condition.push_str(&format!(
+            " AND type IN ({})",
+            vec!["?"; req.types.len()].join(",")
+        ));
+        args.extend(req.types.iter().map(|t| SqlValue::from(t.clone())));
+    }
+    if let Some(range) = req.date_range() {
+        condition.push_str(
+            " AND (type = 'Provenance' OR date_start IS NULL OR (date_start < ? AND date_end > ?))",
+        );
+        args.push(range.end.into());
+        args.push(range.start.into());
+    }
+    if let Some(since) = req.since {
+        condition.push_str(" AND last_updated >= ?");
+        args.push(since.into());
+    }
+
+    let conn = &store.conn;
+    let mut counts = BTreeMap::new();
+    counts.insert("Patient".to_string(), 1);
+    let mut st = conn.prepare(&format!(
+        "SELECT type, count(*) FROM resource_version WHERE {condition} GROUP BY type"
+    ))?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let n: i64 = r.get(1)?;
+        *counts.entry(r.get::<_, String>(0)?).or_insert(0) += n as u64;
+    }
+
+    let wanted = |ty: &str| {
+        ty != "Patient"
+            && !is_compartment_type(ty)
+            && (req.types.is_empty() || req.types.iter().any(|t| t == ty))
+    };
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut enqueue = |refs: &str, queue: &mut VecDeque<String>| {
+        for target in refs.split(' ').filter(|t| !t.is_empty()) {
+            if let Some((ty, _)) = target.split_once('/')
+                && wanted(ty)
+                && seen.insert(target.to_string())
+            {
+                queue.push_back(target.to_string());
+            }
+        }
+    };
+    let mut st = conn.prepare(&format!(
+        "SELECT refs FROM resource_version WHERE {condition}"
+    ))?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        enqueue(&r.get::<_, String>(0)?, &mut queue);
+    }
+    if let Some(Ok(patient_value)) = Some(serde_json::from_str::<serde_json::Value>(&patient_json))
+    {
+        enqueue(
+            &crate::fhir::reference::literal_targets(&patient_value).join(" "),
+            &mut queue,
+        );
+    }
+    let mut shared = Vec::new();
+    let mut lookup = conn.prepare_cached(
+        "SELECT refs FROM resource_version WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0 AND patient IS NULL",
+    )?;
+    while let Some(target) = queue.pop_front() {
+        let Some((ty, id)) = target.split_once('/') else {
+            continue;
+        };
+        let refs: Option<String> =
+            rusqlite::OptionalExtension::optional(lookup.query_row([id, ty], |r| r.get(0)))?;
+        if let Some(refs) = refs {
+            shared.push((ty.to_string(), id.to_string()));
+            *counts.entry(ty.to_string()).or_insert(0) += 1;
+            enqueue(&refs, &mut queue);
+        }
+    }
+    shared.sort();
+    Ok(Plan {
+        patient,
+        patient_json,
+        condition,
+        args,
+        counts,
+        shared,
+    })
+}

@@ -1,0 +1,253 @@
+//! The export writers: NDJSON (`ndjson`, `phr`) and the FHIR `document` Bundle, streamed to
+//! any `std::io::Write` in constant memory.
+//!
+//! Order (patient-centric, the same in both formats): the cover Composition, the Patient,
+//! Provenance, the shared resources the record references (so a streaming reader meets a
+//! reference's target before the reference), then the clinical record in chronological
+//! order (resources without a clinical date last). Stored JSON is written as stored — no
+//! parse, no re-serialisation. The cover page is generated and its section lists are
+//! streamed from an index-ordered query, so a 200,000-entry cover costs no memory.
+
+use super::select::Plan;
+use super::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
+use crate::error::Result;
+use crate::store::Store;
+use serde_json::json;
+use std::io::Write;
+
+/// Receives the export's resources in order.
+pub(crate) trait Sink {
+    /// Opens one resource (`id` names it for the Bundle's `fullUrl`).
+    fn start(&mut self, ty: &str, id: &str) -> Result<()>;
+    /// Where the resource's JSON text goes, between [`Sink::start`] and [`Sink::finish`].
+    fn out(&mut self) -> &mut dyn Write;
+    /// Closes the resource.
+    fn finish(&mut self) -> Result<()>;
+
+    /// Writes one resource's stored JSON text.
+    fn resource(&mut self, ty: &str, id: &str, json: &str) -> Result<()> {
+        self.start(ty, id)?;
+        self.out().write_all(json.as_bytes())?;
+        self.finish()
+    }
+}
+
+/// NDJSON: one resource per line, `\n`-terminated.
+pub(crate) struct Ndjson<W: Write>(pub W);
+
+impl<W: Write> Sink for Ndjson<W> {
+    fn start(&mut self, _ty: &str, _id: &str) -> Result<()> {
+        Ok(())
+    }
+    fn out(&mut self) -> &mut dyn Write {
+        &mut self.0
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.0.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// A `document` Bundle: `fullUrl`s are `<base>/<Type>/<id>`, so the stored relative
+/// references resolve inside the Bundle.
+pub(crate) struct Bundle<W: Write> {
+    out: W,
+    base: String,
+    first: bool,
+}
+
+impl<W: Write> Bundle<W> {
+    /// Writes the Bundle's opening, up to the first entry.
+    pub fn begin(mut out: W, base: &str, id: &str, now: &str) -> Result<Self> {
+        let head = json!({
+            "resourceType": "Bundle",
+            "id": id,
+            "meta": {"lastUpdated": now, "profile": ["http://hl7.org/fhir/uv/phr/StructureDefinition/PhrBundle"]},
+            "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}")},
+            "type": "document",
+            "timestamp": now,
+        })
+        .to_string();
+        out.write_all(&head.as_bytes()[..head.len() - 1])?;
+        out.write_all(b",\"entry\":[")?;
+        Ok(Bundle {
+            out,
+            base: base.trim_end_matches('/').to_string(),
+            first: true,
+        })
+    }
+
+    /// Closes the Bundle and returns the writer.
+    pub fn end(mut self) -> Result<W> {
+        self.out.write_all(b"]}\n")?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Sink for Bundle<W> {
+    fn start(&mut self, ty: &str, id: &str) -> Result<()> {
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        write!(
+            self.out,
+            "{{\"fullUrl\":{},\"resource\":",
+            json!(format!("{}/{ty}/{id}", self.base))
+        )?;
+        Ok(())
+    }
+    fn out(&mut self) -> &mut dyn Write {
+        &mut self.out
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.out.write_all(b"}")?;
+        Ok(())
+    }
+}
+
+/// Writes the cover page and every planned resource to `sink`, calling `tick` after each.
+pub(crate) fn write_all(
+    store: &Store,
+    plan: &Plan,
+    cover_id: &str,
+    now: &str,
+    sink: &mut dyn Sink,
+    tick: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
+    sink.start("Composition", cover_id)?;
+    cover(store, plan, cover_id, now, sink.out())?;
+    sink.finish()?;
+    tick("Composition")?;
+    sink.resource("Patient", &plan.patient, &plan.patient_json)?;
+    tick("Patient")?;
+    emit(
+        store,
+        plan,
+        "AND type = 'Provenance' ORDER BY date_start, id",
+        sink,
+        tick,
+    )?;
+    let mut shared = store.conn.prepare_cached(
+        "SELECT json FROM resource_version WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0",
+    )?;
+    for (ty, id) in &plan.shared {
+        let json: String = shared.query_row([id, ty], |r| r.get(0))?;
+        sink.resource(ty, id, &json)?;
+        tick(ty)?;
+    }
+    emit(
+        store,
+        plan,
+        "AND type <> 'Provenance' AND date_start IS NOT NULL ORDER BY date_start, type, id",
+        sink,
+        tick,
+    )?;
+    emit(
+        store,
+        plan,
+        "AND type <> 'Provenance' AND date_start IS NULL ORDER BY type, id",
+        sink,
+        tick,
+    )
+}
+
+/// Streams the compartment rows matching `plan` plus `tail` (extra condition and order).
+fn emit(
+    store: &Store,
+    plan: &Plan,
+    tail: &str,
+    sink: &mut dyn Sink,
+    tick: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
+    let mut st = store.conn.prepare(&format!(
+        "SELECT type, id, json FROM resource_version WHERE {} {tail}",
+        plan.condition
+    ))?;
+    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let json = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        sink.resource(ty, id, json)?;
+        tick(ty)?;
+    }
+    Ok(())
+}
+
+/// The cover Composition (LOINC 11503-0 "Medical records") as one line of JSON, with one
+/// section per resource type listing every entry of the export.
+fn cover(store: &Store, plan: &Plan, id: &str, now: &str, out: &mut dyn Write) -> Result<()> {
+    let head = json!({
+        "resourceType": "Composition",
+        "id": id,
+        "meta": {
+            "lastUpdated": now,
+            "profile": ["http://hl7.org/fhir/uv/phr/StructureDefinition/PhrComposition"],
+            "tag": [{"system": PHRKIT_TAG_SYSTEM, "code": EXPORT_COVER_TAG, "display": "phrkit export cover page"}]
+        },
+        "text": {"status": "generated", "div": format!(
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\">Personal health record: {} resources of {} types, exported by {}.</div>",
+            plan.total(), plan.counts.len(), crate::SOFTWARE)},
+        "contained": [{"resourceType": "Device", "id": "exporter",
+            "deviceName": [{"name": "phrkit", "type": "user-friendly-name"}],
+            "version": [{"value": env!("CARGO_PKG_VERSION")}]}],
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11503-0", "display": "Medical records"}]},
+        "subject": {"reference": format!("Patient/{}", plan.patient)},
+        "date": now,
+        "author": [{"reference": "#exporter", "display": crate::SOFTWARE}],
+        "title": "Personal health record",
+    })
+    .to_string();
+    out.write_all(&head.as_bytes()[..head.len() - 1])?;
+    out.write_all(b",\"section\":[")?;
+    let mut current: Option<String> = None;
+    // Compartment entries in type order, merged with the (sorted) shared resources and the
+    // Patient, which the compartment condition leaves out.
+    let mut extra: Vec<(String, String)> = plan.shared.clone();
+    extra.push(("Patient".into(), plan.patient.clone()));
+    extra.sort();
+    let mut extra = extra.into_iter().peekable();
+    let mut st = store.conn.prepare(&format!(
+        "SELECT type, id FROM resource_version WHERE {} ORDER BY type, date_start, id",
+        plan.condition
+    ))?;
+    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let ty: String = r.get(0)?;
+        let id: String = r.get(1)?;
+        while let Some((ety, eid)) = extra.next_if(|(ety, _)| ety.as_str() < ty.as_str()) {
+            section_entry(out, &ety, &eid, &mut current)?;
+        }
+        section_entry(out, &ty, &id, &mut current)?;
+    }
+    for (ety, eid) in extra {
+        section_entry(out, &ety, &eid, &mut current)?;
+    }
+    if current.is_some() {
+        out.write_all(b"]}")?;
+    }
+    out.write_all(b"]}")?;
+    Ok(())
+}
+
+/// Writes one section entry, opening a new section when the type changes.
+fn section_entry(
+    out: &mut dyn Write,
+    ty: &str,
+    id: &str,
+    current: &mut Option<String>,
+) -> Result<()> {
+    if current.as_deref() == Some(ty) {
+        out.write_all(b",")?;
+    } else {
+        if current.is_some() {
+            out.write_all(b"]},")?;
+        }
+        write!(out, "{{\"title\":{},\"entry\":[", json!(ty))?;
+        *current = Some(ty.to_string());
+    }
+    write!(out, "{{\"reference\":{}}}", json!(format!("{ty}/{id}")))?;
+    Ok(())
+}
