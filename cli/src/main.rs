@@ -32,6 +32,10 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Check files without writing anything: what an import would do, line by line.
     Validate(commands::import::ValidateArgs),
+    /// Export a patient's record ($phr-export): FHIR Bundle, NDJSON or .phr.
+    Export(commands::export::ExportArgs),
+    /// Print the CapabilityStatement (or an OperationDefinition) this build implements.
+    Capability(commands::export::CapabilityArgs),
     /// What the store holds.
     Stats(StoreArgs),
     /// Write a deterministic synthetic record as NDJSON.
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(a) => commands::import::run(a),
         Command::Validate(a) => commands::import::validate(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Capability(a) => commands::export::capability(a),
         Command::Stats(a) => commands::stats::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),

@@ -24,6 +24,19 @@ impl Bar {
         Bar(pb)
     }
 
+    /// A bar measuring resources (exports know the total once they start).
+    pub fn resources() -> Bar {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} resources {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.enable_steady_tick(Duration::from_millis(200));
+        Bar(pb)
+    }
+
     /// Clears the bar.
     pub fn finish(&self) {
         self.0.finish_and_clear();
@@ -32,6 +45,11 @@ impl Bar {
 
 impl ProgressListener for Bar {
     fn on_progress(&self, p: &Progress) -> bool {
+        if let Some(total) = p.total_resources {
+            self.0.set_length(total);
+            self.0.set_position(p.resources);
+            return true;
+        }
         self.0.set_position(p.bytes);
         let phase = match p.phase {
             Phase::Importing => "importing",

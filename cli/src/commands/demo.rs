@@ -3,10 +3,11 @@
 //! Every step uses the same public API an app would, against a real store file in a
 //! temporary folder (or `--dir`), and prints what it did.
 
+use crate::commands::export::export_to;
 use crate::commands::import::import_files;
 use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, generate};
-use phrkit::{ImportOptions, Store};
+use phrkit::{ExportRequest, ImportOptions, OutputFormat, Store};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,64 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         4,
+        "The patient exports their record ($phr-export) in every format",
+    );
+    let patient = phone.patient_ids()?.into_iter().next().unwrap_or_default();
+    let mut phr = None;
+    for format in [
+        OutputFormat::Bundle,
+        OutputFormat::Ndjson,
+        OutputFormat::Phr,
+    ] {
+        let req = ExportRequest::from_params([
+            ("patient", patient.as_str()),
+            ("outputFormat", format.code()),
+        ])?;
+        let target = dir.join(format!("export.{}", format.extension()));
+        let (summary, _) = export_to(&phone, &req, Some(&target))?;
+        println!(
+            "{:<7} {:<22} {:>5} resources {:>8} bytes → {} (suggested name {})",
+            format.code(),
+            summary.media_type,
+            summary.resources,
+            summary.bytes,
+            target.display(),
+            summary.file_name
+        );
+        if format == OutputFormat::Phr {
+            phr = Some((target, summary.resources));
+        }
+    }
+    let params = [
+        ("patient", patient.as_str()),
+        ("outputFormat", "ndjson"),
+        ("start", "2010"),
+        ("end", "2020-06"),
+    ];
+    let dated = ExportRequest::from_params(params)?;
+    let (summary, _) = export_to(&phone, &dated, Some(&dir.join("2010-to-2020-06.ndjson")))?;
+    println!("start=2010&end=2020-06 → {} resources", summary.resources);
+
+    step(
+        5,
+        "Another device imports the .phr: the same record arrives",
+    );
+    let (phr, exported) = phr.unwrap_or_default();
+    let mut laptop = Store::open(dir.join("laptop.db"))?;
+    let report = import_files(
+        &mut laptop,
+        std::slice::from_ref(&phr),
+        &ImportOptions::default(),
+    )?;
+    println!("{}", report.summary());
+    println!(
+        "laptop holds {} resources: the {} exported, less the cover page, plus this import's own Provenance records",
+        laptop.count(None)?,
+        exported
+    );
+
+    step(
+        6,
         "A messy file from elsewhere: good lines kept, bad lines explained",
     );
     let messy = dir.join("messy.phr");

@@ -1,0 +1,139 @@
+//! `phrkit export` and `phrkit capability`.
+
+use crate::StoreArgs;
+use crate::ui::Bar;
+use anyhow::Context;
+use phrkit::{ExportRequest, ExportSummary, OutputFormat, Store};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options of `phrkit export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// bundle (FHIR document Bundle), ndjson, or phr.
+    #[arg(long, default_value = "bundle")]
+    pub format: OutputFormat,
+    /// The patient (`Patient/123` or `123`); required when the store holds several.
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// From this (partial) date on: 2010, 2020-06, 2024-01-01.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Up to the end of this (partial) date, inclusive.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Only what the store changed since this instant.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only these resource types (comma-separated).
+    #[arg(long = "type")]
+    pub types: Option<String>,
+    /// Output file, or `-` for stdout (default: `<Given>-<Family>-<date>.<ext>` here).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    /// The core request these options describe.
+    pub fn request(&self) -> phrkit::Result<ExportRequest> {
+        let format = self.format.code();
+        let mut params: Vec<(&str, &str)> = vec![("outputFormat", format)];
+        let optional = [
+            ("patient", &self.patient),
+            ("start", &self.start),
+            ("end", &self.end),
+            ("_since", &self.since),
+            ("_type", &self.types),
+        ];
+        params.extend(
+            optional
+                .iter()
+                .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
+        );
+        ExportRequest::from_params(params)
+    }
+}
+
+/// Exports `req` to `path` (via a `.partial` file renamed on success), or to stdout for `-`.
+pub fn export_to(
+    store: &Store,
+    req: &ExportRequest,
+    path: Option<&Path>,
+) -> anyhow::Result<(ExportSummary, Option<PathBuf>)> {
+    let bar = Bar::resources();
+    if path.is_some_and(|p| p.as_os_str() == "-") {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        let summary = store.export(req, &mut out, &bar);
+        bar.finish();
+        out.flush()?;
+        return Ok((summary?, None));
+    }
+    let dir = path
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let partial = tempfile::Builder::new()
+        .prefix(".phrkit-export")
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    let mut out = BufWriter::new(partial.as_file());
+    let summary = store.export(req, &mut out, &bar);
+    bar.finish();
+    let summary = summary?;
+    out.flush()?;
+    drop(out);
+    let target = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(&summary.file_name));
+    partial
+        .persist(&target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok((summary, Some(target)))
+}
+
+/// `phrkit export`.
+pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&a.store.db)?;
+    let req = a.request()?;
+    let (summary, path) = export_to(&store, &req, a.output.as_deref())?;
+    let to = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "stdout".into());
+    eprintln!(
+        "{} resources of Patient/{} as {} ({}), {} bytes → {to}",
+        summary.resources, summary.patient, summary.format, summary.media_type, summary.bytes
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `phrkit capability`.
+#[derive(clap::Args)]
+pub struct CapabilityArgs {
+    /// Print this OperationDefinition instead: phr-export or import.
+    #[arg(long)]
+    pub operation: Option<String>,
+}
+
+/// `phrkit capability`: the CapabilityStatement (or an OperationDefinition) as JSON.
+pub fn capability(a: CapabilityArgs) -> anyhow::Result<ExitCode> {
+    let value = match a.operation.as_deref() {
+        None => {
+            let table = phrkit::fhir::clinical::documented_table();
+            let today = phrkit::fhir::date::format_instant(phrkit::fhir::date::now_ms());
+            phrkit::capability::capability_statement(&phrkit::capability::CapabilityOptions {
+                software_version: env!("CARGO_PKG_VERSION"),
+                base_url: None,
+                date: &today[..10],
+                clinical_dates: &table,
+            })
+        }
+        Some("phr-export") => phrkit::capability::phr_export_operation(),
+        Some("import") | Some("phr-import") => phrkit::capability::phr_import_operation(),
+        Some(other) => anyhow::bail!("unknown operation `{other}`: phr-export or import"),
+    };
+    println!("{value:#}");
+    Ok(ExitCode::SUCCESS)
+}
