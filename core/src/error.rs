@@ -41,6 +41,19 @@ pub enum Error {
     /// An import was aborted on purpose (conflict policy `fail`); nothing was written.
     #[error("import aborted, nothing was written: {0}")]
     ImportAborted(String),
+    /// The `.sphr` archive is encrypted and no passphrase was given.
+    #[error("this .sphr archive is encrypted: a passphrase is required")]
+    PassphraseRequired,
+    /// The passphrase does not open the `.sphr` archive.
+    #[error("wrong passphrase for this .sphr archive")]
+    WrongPassphrase,
+    /// The archive is unreadable or unsafe (truncated, corrupted, path traversal, symlink,
+    /// over a size or entry limit); nothing was imported.
+    #[error("unusable .sphr archive: {0}")]
+    Archive(String),
+    /// A SMART Health Link, its encryption or its QR code failed.
+    #[error("SMART Health Link: {0}")]
+    Shl(#[from] crate::shl::ShlError),
     /// The caller cancelled a long operation; nothing was written.
     #[error("cancelled, nothing was written")]
     Cancelled,

@@ -6,6 +6,7 @@
 //! references ([`reference`]), the content hash ([`hash`]) and schema validation
 //! ([`validate`]).
 
+pub mod attachment;
 pub mod clinical;
 pub mod compartment;
 pub mod date;

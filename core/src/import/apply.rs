@@ -204,6 +204,7 @@ impl<'t> Applier<'t> {
                 }
             }
             Kind::Resource(c) => self.resource(line, location, *c, false)?,
+            Kind::Fatal(msg) => return Err(Error::Archive(format!("line {line}: {msg}"))),
         }
         Ok(())
     }
@@ -501,6 +502,9 @@ impl<'t> Applier<'t> {
             set_meta(&mut c.value, version, &self.now);
             d.json = c.value.to_string();
         }
+        for doc in std::mem::take(&mut c.documents) {
+            write::insert_document(self.conn, &doc)?;
+        }
         write::insert_version(
             self.conn,
             previous,
@@ -568,6 +572,7 @@ impl<'t> Applier<'t> {
                 value,
                 notes: Vec::new(),
                 derived: None,
+                documents: Vec::new(),
             };
             self.store_version(&mut c, &mut d, 1, None)?;
             written.push(id);

@@ -29,6 +29,8 @@ use crate::fhir::hash::to_hex;
 use crate::ndjson::detect::{Format, detect, is_complete_json_line};
 use crate::ndjson::{DEFAULT_MAX_LINE_BYTES, Line, LineReader};
 use crate::progress::{Phase, Progress, ProgressListener};
+use crate::sphr::Secret;
+use crate::sphr::read::Archive;
 use crate::store::Store;
 use prepare::{Prepared, prepare_line, prepare_value};
 use rayon::prelude::*;
@@ -126,6 +128,8 @@ pub struct ImportOptions {
     pub max_issues: usize,
     /// Resources held back for forward references before they are written unresolved.
     pub max_deferred: usize,
+    /// Limits for `.sphr` archives (entries, decompressed sizes).
+    pub archive_limits: crate::sphr::Limits,
 }
 
 impl Default for ImportOptions {
@@ -139,6 +143,7 @@ impl Default for ImportOptions {
             max_document_bytes: 512 * 1024 * 1024,
             max_issues: 1000,
             max_deferred: 50_000,
+            archive_limits: crate::sphr::Limits::default(),
         }
     }
 }
@@ -148,6 +153,9 @@ pub struct ImportSource<'a> {
     name: String,
     reader: Box<dyn Read + Send + 'a>,
     size: Option<u64>,
+    path: Option<std::path::PathBuf>,
+    passphrase: Option<Secret>,
+    resolver: Option<prepare::SharedResolver>,
 }
 
 impl<'a> ImportSource<'a> {
@@ -161,20 +169,15 @@ impl<'a> ImportSource<'a> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "input".into());
         Ok(ImportSource {
-            name,
-            reader: Box::new(file),
-            size,
+            path: Some(path.to_path_buf()),
+            ..ImportSource::from_reader(name, file, size)
         })
     }
 
     /// Bytes already in memory.
     pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> ImportSource<'static> {
         let size = Some(bytes.len() as u64);
-        ImportSource {
-            name: name.into(),
-            reader: Box::new(std::io::Cursor::new(bytes)),
-            size,
-        }
+        ImportSource::from_reader(name, std::io::Cursor::new(bytes), size)
     }
 
     /// Any reader (a network stream, a decompressor…); `size` if known, for progress.
@@ -187,7 +190,16 @@ impl<'a> ImportSource<'a> {
             name: name.into(),
             reader: Box::new(reader),
             size,
+            path: None,
+            passphrase: None,
+            resolver: None,
         }
+    }
+
+    /// The passphrase for an encrypted `.sphr` (ignored for other inputs).
+    pub fn with_passphrase(mut self, passphrase: Option<Secret>) -> Self {
+        self.passphrase = passphrase;
+        self
     }
 }
 
@@ -205,6 +217,7 @@ impl Store {
         opts: &ImportOptions,
         progress: &dyn ProgressListener,
     ) -> Result<ImportReport> {
+        let sources = expand_archives(sources, opts)?;
         let now_ms = crate::fhir::date::now_ms();
         let tx = self
             .conn
@@ -301,6 +314,76 @@ fn earlier_run_with(
     Ok(found)
 }
 
+/// Replaces each `.sphr` (zip) source by the records inside it, each with a resolver for
+/// the documents its attachments name. Archives are checked whole before anything is read.
+fn expand_archives<'a>(
+    sources: Vec<ImportSource<'a>>,
+    opts: &ImportOptions,
+) -> Result<Vec<ImportSource<'a>>> {
+    use std::io::{BufRead, Seek};
+    let mut out = Vec::with_capacity(sources.len());
+    for source in sources {
+        let ImportSource {
+            name,
+            reader,
+            size,
+            path,
+            passphrase,
+            resolver,
+        } = source;
+        let mut br = BufReader::new(reader);
+        let head = br.fill_buf()?;
+        if !(head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")) {
+            out.push(ImportSource {
+                name,
+                reader: Box::new(br),
+                size,
+                path,
+                passphrase,
+                resolver,
+            });
+            continue;
+        }
+        let file = match &path {
+            Some(p) => std::fs::File::open(p)?,
+            None => {
+                let mut spool = tempfile::tempfile()?;
+                std::io::copy(
+                    &mut br.take(opts.archive_limits.max_total_bytes),
+                    &mut spool,
+                )?;
+                spool.rewind()?;
+                spool
+            }
+        };
+        let archive = Arc::new(Archive::open(
+            file,
+            passphrase.as_ref(),
+            opts.archive_limits,
+        )?);
+        for (n, entry) in archive.record_names().into_iter().enumerate() {
+            let mut record = tempfile::tempfile()?;
+            let bytes = archive.extract_record(n, &mut record)?;
+            record.rewind()?;
+            let archive = archive.clone();
+            let resolver: prepare::SharedResolver = Arc::new(move |relative: &str| {
+                archive
+                    .read_relative(n, relative)
+                    .map_err(|e| e.to_string())
+            });
+            out.push(ImportSource {
+                name: format!("{name}/{entry}"),
+                reader: Box::new(record),
+                size: Some(bytes),
+                path: None,
+                passphrase: None,
+                resolver: Some(resolver),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Reads one source on a producer thread while this thread applies its batches.
 fn read_source(
     source: ImportSource<'_>,
@@ -317,9 +400,11 @@ fn read_source(
         counter: counter.clone(),
     };
     let now = applier.now_text().to_string();
+    let resolver = source.resolver.clone();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(4);
-        let producer = scope.spawn(move || produce(reader, opts, &now, tx));
+        let ctx = prepare::Ctx { now, resolver };
+        let producer = scope.spawn(move || produce(reader, opts, &ctx, tx));
         let mut result = Ok(());
         'batches: for batch in rx.iter() {
             for p in batch {
@@ -387,7 +472,7 @@ impl Sink {
 fn produce<R: Read>(
     reader: HashingReader<R>,
     opts: &ImportOptions,
-    now: &str,
+    ctx: &prepare::Ctx,
     tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
 ) -> Result<(String, u64)> {
     let mut sink = Sink { tx, open: true };
@@ -395,8 +480,8 @@ fn produce<R: Read>(
     match detect(&mut br)? {
         Format::Empty => {}
         Format::Zip => {
-            return Err(Error::Unsupported(
-                "this is a zip archive (.sphr); reading .sphr archives is not in this build".into(),
+            return Err(Error::Archive(
+                "a zip archive inside a record is not supported".into(),
             ));
         }
         Format::Unknown => {
@@ -406,7 +491,7 @@ fn produce<R: Read>(
         }
         Format::JsonArray | Format::JsonString => {
             let doc = read_rest(&mut br, Vec::new(), opts.max_document_bytes)?;
-            emit_document(doc, opts, now, &mut sink)?;
+            emit_document(doc, opts, ctx, &mut sink)?;
         }
         Format::JsonObject => {
             let mut lines = LineReader::new(&mut br, opts.max_line_bytes);
@@ -417,9 +502,9 @@ fn produce<R: Read>(
                         doc.extend_from_slice(&bytes);
                         doc.push(b'\n');
                         let doc = read_rest(&mut br, doc, opts.max_document_bytes)?;
-                        emit_document(doc, opts, now, &mut sink)?;
+                        emit_document(doc, opts, ctx, &mut sink)?;
                     }
-                    first => stream_lines(std::iter::once(Ok(first)).chain(lines), now, &mut sink)?,
+                    first => stream_lines(std::iter::once(Ok(first)).chain(lines), ctx, &mut sink)?,
                 }
             }
         }
@@ -446,7 +531,7 @@ fn read_rest(br: &mut impl Read, mut doc: Vec<u8>, limit: u64) -> Result<Vec<u8>
 
 fn stream_lines(
     lines: impl Iterator<Item = std::io::Result<Line>>,
-    now: &str,
+    ctx: &prepare::Ctx,
     sink: &mut Sink,
 ) -> Result<()> {
     let mut batch: Vec<Line> = Vec::with_capacity(BATCH_ITEMS);
@@ -458,24 +543,24 @@ fn stream_lines(
         }
         batch.push(line);
         if batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES {
-            sink.send(prepare_batch(std::mem::take(&mut batch), now));
+            sink.send(prepare_batch(std::mem::take(&mut batch), ctx));
             batch_bytes = 0;
             if !sink.open {
                 return Ok(());
             }
         }
     }
-    sink.send(prepare_batch(batch, now));
+    sink.send(prepare_batch(batch, ctx));
     Ok(())
 }
 
-fn prepare_batch(lines: Vec<Line>, now: &str) -> Vec<Prepared> {
+fn prepare_batch(lines: Vec<Line>, ctx: &prepare::Ctx) -> Vec<Prepared> {
     let parts: Vec<Vec<Prepared>> = lines
         .into_par_iter()
         .map(|line| {
             let mut out = Vec::with_capacity(1);
             match line {
-                Line::Data { number, bytes } => prepare_line(number, &bytes, now, &mut out),
+                Line::Data { number, bytes } => prepare_line(number, &bytes, ctx, &mut out),
                 Line::TooLong { number, len } => out.push(Prepared {
                     line: number,
                     location: None,
@@ -493,7 +578,12 @@ fn prepare_batch(lines: Vec<Line>, now: &str) -> Vec<Prepared> {
 /// A whole-file JSON document: a Bundle or resource, an array of them, or a JSON string
 /// holding one. If it does not parse, it may be NDJSON whose first line was cut: read it
 /// line by line instead, so every good line is kept.
-fn emit_document(doc: Vec<u8>, opts: &ImportOptions, now: &str, sink: &mut Sink) -> Result<()> {
+fn emit_document(
+    doc: Vec<u8>,
+    opts: &ImportOptions,
+    ctx: &prepare::Ctx,
+    sink: &mut Sink,
+) -> Result<()> {
     let value = match serde_json::from_slice::<Value>(&doc) {
         Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
             Ok(v) => v,
@@ -507,7 +597,7 @@ fn emit_document(doc: Vec<u8>, opts: &ImportOptions, now: &str, sink: &mut Sink)
         Ok(v) => v,
         Err(_) => {
             let lines = LineReader::new(&doc[..], opts.max_line_bytes);
-            return stream_lines(lines, now, sink);
+            return stream_lines(lines, ctx, sink);
         }
     };
     let items: Vec<(Value, Option<String>)> = match value {
@@ -520,7 +610,7 @@ fn emit_document(doc: Vec<u8>, opts: &ImportOptions, now: &str, sink: &mut Sink)
     };
     for (v, loc) in items {
         let mut out = Vec::new();
-        prepare_value(v, 1, loc, now, &mut out);
+        prepare_value(v, 1, loc, ctx, &mut out);
         let mut items = out.into_iter();
         loop {
             let batch: Vec<Prepared> = items.by_ref().take(BATCH_ITEMS).collect();

@@ -10,6 +10,7 @@
 
 use super::report::Severity;
 use crate::export::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
+use crate::fhir::attachment::{self, Document};
 use crate::fhir::date::{format_instant, parse_fhir_date};
 use crate::fhir::hash::{ContentHash, content_hash, to_hex};
 use crate::fhir::reference::{
@@ -45,6 +46,8 @@ pub(crate) enum Kind {
     SenderOutcome(Vec<(Severity, String)>),
     /// Deliberately not imported (e.g. phrkit's export cover page).
     Skipped(String),
+    /// The input itself is broken (a corrupted archive entry): the run must fail.
+    Fatal(String),
 }
 
 pub(crate) struct Candidate {
@@ -55,6 +58,19 @@ pub(crate) struct Candidate {
     pub notes: Vec<String>,
     /// Derived data; `None` while references remain to be resolved by the writer.
     pub derived: Option<Derived>,
+    /// Attachment bytes moved out of the resource, stored with it.
+    pub documents: Vec<Document>,
+}
+
+/// Resolves a relative attachment `url` inside the archive the input came in.
+pub(crate) type SharedResolver =
+    std::sync::Arc<dyn Fn(&str) -> Result<Option<Vec<u8>>, String> + Send + Sync>;
+
+/// What preparing needs besides the input: the run's timestamp, and a document resolver
+/// when the input came out of a `.sphr` archive.
+pub(crate) struct Ctx {
+    pub now: String,
+    pub resolver: Option<SharedResolver>,
 }
 
 pub(crate) struct Derived {
@@ -74,9 +90,9 @@ pub(crate) struct Derived {
 pub(crate) type FullUrls = HashMap<String, String>;
 
 /// Prepares one NDJSON line (which may hold a whole Bundle).
-pub(crate) fn prepare_line(line: u64, bytes: &[u8], now: &str, out: &mut Vec<Prepared>) {
+pub(crate) fn prepare_line(line: u64, bytes: &[u8], ctx: &Ctx, out: &mut Vec<Prepared>) {
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => prepare_value(v, line, None, now, out),
+        Ok(v) => prepare_value(v, line, None, ctx, out),
         Err(e) => out.push(Prepared {
             line,
             location: None,
@@ -99,7 +115,7 @@ pub(crate) fn prepare_value(
     value: Value,
     line: u64,
     location: Option<String>,
-    now: &str,
+    ctx: &Ctx,
     out: &mut Vec<Prepared>,
 ) {
     match crate::fhir::resource_type(&value) {
@@ -112,9 +128,9 @@ pub(crate) fn prepare_value(
                     let mut out = Vec::with_capacity(1);
                     match entry {
                         Some(r) if crate::fhir::resource_type(&r) == Some("Bundle") => {
-                            prepare_value(r, line, Some(format!("{loc}.resource")), now, &mut out)
+                            prepare_value(r, line, Some(format!("{loc}.resource")), ctx, &mut out)
                         }
-                        Some(r) => out.push(prepare_resource(r, line, Some(loc), Some(&urls), now)),
+                        Some(r) => out.push(prepare_resource(r, line, Some(loc), Some(&urls), ctx)),
                         None => out.push(Prepared {
                             line,
                             location: Some(loc),
@@ -136,7 +152,7 @@ pub(crate) fn prepare_value(
             location,
             kind: Kind::Unreadable("not a JSON object".into()),
         }),
-        _ => out.push(prepare_resource(value, line, location, None, now)),
+        _ => out.push(prepare_resource(value, line, location, None, ctx)),
     }
 }
 
@@ -192,7 +208,7 @@ pub(crate) fn prepare_resource(
     line: u64,
     location: Option<String>,
     full_urls: Option<&FullUrls>,
-    now: &str,
+    ctx: &Ctx,
 ) -> Prepared {
     let mut notes = Vec::new();
     if let Value::Object(map) = &mut value {
@@ -237,7 +253,21 @@ pub(crate) fn prepare_resource(
             },
         };
     };
-    let derived = (!needs_resolution(&value)).then(|| derive(&mut value, &ty, &id, 1, now));
+    let documents = match attachment::extract_documents(
+        &mut value,
+        ctx.resolver.as_deref().map(|r| r as _),
+        &mut notes,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            return Prepared {
+                line,
+                location,
+                kind: Kind::Fatal(e),
+            };
+        }
+    };
+    let derived = (!needs_resolution(&value)).then(|| derive(&mut value, &ty, &id, 1, &ctx.now));
     Prepared {
         line,
         location,
@@ -247,6 +277,7 @@ pub(crate) fn prepare_resource(
             value,
             notes,
             derived,
+            documents,
         })),
     }
 }

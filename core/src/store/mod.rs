@@ -65,6 +65,8 @@ pub struct Stats {
     pub runs: u64,
     /// Resources kept in quarantine.
     pub quarantined: u64,
+    /// Documents (attachment bytes) stored, each once.
+    pub documents: u64,
 }
 
 /// One recorded import run.
@@ -224,6 +226,7 @@ impl Store {
         stats.versions = count("SELECT count(*) FROM resource_version")?;
         stats.runs = count("SELECT count(*) FROM import_run")?;
         stats.quarantined = count("SELECT count(*) FROM quarantine")?;
+        stats.documents = count("SELECT count(*) FROM document")?;
         Ok(stats)
     }
 
@@ -250,6 +253,16 @@ impl Store {
         )?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A stored document (attachment bytes) by the lower-case hex SHA-256 that a
+    /// stored-document extension names: `(content type, bytes)`.
+    pub fn document(&self, sha256: &str) -> Result<Option<(Option<String>, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT content_type, data FROM document WHERE sha256 = ?1")?
+            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// Looks a resource up by type+id and reports it as an error when absent.

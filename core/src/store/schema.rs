@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction};
 
 /// Newest schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Brings the database to [`VERSION`], creating it when empty.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -39,6 +39,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 fn upgrade_from(tx: &Transaction, version: i64) -> Result<()> {
     match version {
         0 => tx.execute_batch(V1)?,
+        1 => tx.execute_batch(V2)?,
         other => {
             return Err(Error::InvalidInput(format!(
                 "no migration from schema version {other}"
@@ -106,9 +107,29 @@ CREATE TABLE quarantine (
 );
 ";
 
+/// Version 2: attachment bytes kept once, content-addressed, apart from resource versions.
+const V2: &str = "
+CREATE TABLE document (
+    sha256       TEXT PRIMARY KEY,   -- lower-case hex SHA-256 of data
+    content_type TEXT,
+    size         INTEGER NOT NULL,
+    data         BLOB NOT NULL
+);
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn schema_sql(conn: &Connection) -> Vec<String> {
+        let mut st = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
 
     fn tables(conn: &Connection) -> Vec<String> {
         let mut st = conn
@@ -121,20 +142,21 @@ mod tests {
     }
 
     #[test]
-    fn upgrade_from_0_creates_version_1() {
+    fn upgrade_from_0_creates_the_current_schema() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("s.db")).unwrap();
         migrate(&mut conn).unwrap();
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 1);
+        assert_eq!(v, VERSION);
         let t = tables(&conn);
         for name in [
             "import_run",
             "resource_version",
             "identifier",
             "quarantine",
+            "document",
             "resource_version_by_id",
             "resource_current_by_patient",
         ] {
@@ -146,6 +168,32 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_from_1_adds_documents_and_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Connection::open(dir.path().join("v1.db")).unwrap();
+        old.execute_batch(V1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO resource_version (type, id, version, current, last_updated, hash, json)
+             VALUES ('Patient', 'p1', 1, 1, 0, x'00', '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let n: i64 = old
+            .query_row("SELECT count(*) FROM resource_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "data survives the migration");
+        let mut fresh = Connection::open(dir.path().join("fresh.db")).unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(
+            schema_sql(&old),
+            schema_sql(&fresh),
+            "a migrated store equals a new one"
+        );
+    }
+
+    #[test]
     fn a_newer_store_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("s.db")).unwrap();
@@ -154,7 +202,7 @@ mod tests {
             migrate(&mut conn),
             Err(Error::SchemaTooNew {
                 found: 99,
-                known: 1
+                known: VERSION
             })
         ));
     }

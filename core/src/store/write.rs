@@ -118,6 +118,23 @@ pub(crate) fn find_by_identifier(
         .optional()?)
 }
 
+/// Stores attachment bytes once, keyed by their SHA-256.
+pub(crate) fn insert_document(
+    conn: &Connection,
+    doc: &crate::fhir::attachment::Document,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO document (sha256, content_type, size, data) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        doc.sha256,
+        doc.content_type,
+        doc.bytes.len() as i64,
+        doc.bytes
+    ])?;
+    Ok(())
+}
+
 /// The patient compartment of the current version of `type/id`, if any.
 pub(crate) fn patient_of_row(conn: &Connection, ty: &str, id: &str) -> Result<Option<String>> {
     Ok(conn
