@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# tool:debian-package pairs the tests call (none yet beyond the Rust toolchain)
-for tool in ; do
+# tool:debian-package pairs the tests call
+for tool in 7z:p7zip-full; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -23,7 +23,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures:|---- )|panicked' || true
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures:|---- )|panicked' || true
 if grep -qE '^test result: FAILED|^error(\[|:)' target/test-output.txt; then
   echo "tests failed; full output in target/test-output.txt" >&2
   exit 1

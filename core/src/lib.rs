@@ -14,6 +14,8 @@ pub mod import;
 pub mod media;
 pub mod ndjson;
 pub mod progress;
+pub mod shl;
+pub mod sphr;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -241,18 +241,13 @@ fn two_patients_need_a_patient_and_never_leak() {
 }
 
 #[test]
-fn unknown_patient_and_sphr_are_clear_errors() {
+fn unknown_or_missing_patient_is_a_clear_error() {
     let (_d, mut s) = store();
     import_default(&mut s, &ndjson(&record()));
     let req = ExportRequest::from_params([("patient", "Patient/nobody")]).unwrap();
     assert!(
         matches!(s.export(&req, &mut Vec::new(), &NoProgress), Err(Error::NotFound(m)) if m.contains("patient"))
     );
-    let req = ExportRequest::from_params([("outputFormat", "sphr")]).unwrap();
-    assert!(matches!(
-        s.export(&req, &mut Vec::new(), &NoProgress),
-        Err(Error::Unsupported(_))
-    ));
     let (_d, empty) = store();
     assert!(matches!(
         empty.export(&ExportRequest::default(), &mut Vec::new(), &NoProgress),

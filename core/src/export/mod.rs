@@ -5,11 +5,15 @@
 //! export reads one consistent snapshot (one read transaction), writes through any
 //! `std::io::Write` in constant memory, and reports progress. Nothing in the store changes.
 
+pub(crate) mod attachments;
 pub mod request;
 mod select;
 mod writer;
 
+pub use attachments::DocumentFile;
 pub use request::{DEFAULT_BASE_URL, ExportRequest};
+
+use crate::sphr::Secret;
 
 use crate::error::{Error, Result};
 use crate::media::OutputFormat;
@@ -39,14 +43,19 @@ pub struct ExportSummary {
     pub resources: u64,
     /// Bytes written.
     pub bytes: u64,
-    /// A file name for it: `<Given>-<Family>-<yyyy-mm-dd>.<ext>`.
+    /// A file name for it: `<Given>-<Family>-<yyyy-mm-dd>.<ext>`; for `.sphr`, the neutral
+    /// `record-<yyyy-mm-dd>.sphr` (the name travels with the file; it must not say whose).
     pub file_name: String,
+    /// Documents (attachment files) written into a `.sphr`.
+    pub documents: u64,
+    /// The passphrase phrkit generated for a `.sphr` (shown once; not stored anywhere).
+    pub passphrase: Option<Secret>,
 }
 
 impl Store {
     /// Writes the export `req` asks for to `out`. Blocks; call off the main thread.
     /// Parameter problems (unknown patient, two patients and none chosen…) are errors before
-    /// anything is written.
+    /// anything is written. For `sphr`, a generated passphrase comes back in the summary.
     pub fn export(
         &self,
         req: &ExportRequest,
@@ -54,28 +63,32 @@ impl Store {
         progress: &dyn ProgressListener,
     ) -> Result<ExportSummary> {
         req.check()?;
-        if req.format == OutputFormat::Sphr {
-            return Err(Error::Unsupported(
-                "outputFormat=sphr (the encrypted .sphr container) is not in this build yet".into(),
-            ));
-        }
         // One read transaction: every planning and writing query sees the same snapshot.
         self.conn.execute_batch("BEGIN DEFERRED")?;
-        let result = self.export_in_snapshot(req, out, progress);
+        let result = if req.format == OutputFormat::Sphr {
+            crate::sphr::write::write(self, req, out, progress)
+        } else {
+            self.write_records(req, req.format, attachments::Mode::Inline, out, progress)
+                .map(|(summary, _)| summary)
+        };
         let _ = self.conn.execute_batch("COMMIT");
         result
     }
 
-    fn export_in_snapshot(
+    /// Writes the selection as `format` (Bundle or NDJSON) with documents placed as `mode`
+    /// says; returns the summary and the document files a `.sphr` must add.
+    pub(crate) fn write_records(
         &self,
         req: &ExportRequest,
+        format: OutputFormat,
+        mode: attachments::Mode,
         out: &mut dyn Write,
         progress: &dyn ProgressListener,
-    ) -> Result<ExportSummary> {
+    ) -> Result<(ExportSummary, Vec<DocumentFile>)> {
         let plan = select::plan(self, req)?;
-        let now_ms = crate::fhir::date::now_ms();
+        let now_ms = req.timestamp.unwrap_or_else(crate::fhir::date::now_ms);
         let now = crate::fhir::date::format_instant(now_ms);
-        let cover_id = uuid::Uuid::new_v4().to_string();
+        let cover_id = derived_id(&plan.patient, now_ms, "cover");
         let mut counter = CountingWriter {
             inner: out,
             bytes: 0,
@@ -83,7 +96,7 @@ impl Store {
         let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
         let total = plan.total() + 1;
         let mut written = 0u64;
-        let bytes_so_far;
+        let mut docs = attachments::Attachments::new(self, mode);
         {
             let mut tick = |ty: &str| -> Result<()> {
                 *by_type.entry(ty.to_string()).or_insert(0) += 1;
@@ -102,35 +115,45 @@ impl Store {
                 }
                 Ok(())
             };
-            match req.format {
-                OutputFormat::Bundle => {
-                    let mut sink = writer::Bundle::begin(
-                        &mut counter,
-                        &req.base_url,
-                        &uuid::Uuid::new_v4().to_string(),
-                        &now,
-                    )?;
-                    writer::write_all(self, &plan, &cover_id, &now, &mut sink, &mut tick)?;
-                    sink.end()?;
-                }
-                _ => {
-                    let mut sink = writer::Ndjson(&mut counter);
-                    writer::write_all(self, &plan, &cover_id, &now, &mut sink, &mut tick)?;
-                }
+            if format == OutputFormat::Bundle {
+                let bundle_id = derived_id(&plan.patient, now_ms, "bundle");
+                let mut sink =
+                    writer::Bundle::begin(&mut counter, &req.base_url, &bundle_id, &now)?;
+                writer::write_all(
+                    self, &plan, &cover_id, &now, &mut sink, &mut docs, &mut tick,
+                )?;
+                sink.end()?;
+            } else {
+                let mut sink = writer::Ndjson(&mut counter);
+                writer::write_all(
+                    self, &plan, &cover_id, &now, &mut sink, &mut docs, &mut tick,
+                )?;
             }
-            bytes_so_far = counter.bytes;
         }
         counter.flush()?;
-        Ok(ExportSummary {
-            format: req.format,
-            media_type: req.format.media_type(),
+        let summary = ExportSummary {
+            format,
+            media_type: format.media_type(),
             patient: plan.patient.clone(),
             resources: written,
             by_type,
-            bytes: bytes_so_far,
-            file_name: file_name(&plan.patient_json, &now, req.format),
-        })
+            bytes: counter.bytes,
+            file_name: file_name(&plan.patient_json, &now, format),
+            documents: docs.files.len() as u64,
+            passphrase: None,
+        };
+        Ok((summary, docs.files))
     }
+}
+
+/// A UUID derived from the patient, the export's timestamp and a role, so an export made
+/// with a fixed `timestamp` is byte-for-byte reproducible.
+fn derived_id(patient: &str, now_ms: i64, role: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{patient}|{now_ms}|{role}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
 }
 
 /// Counts bytes on their way out.

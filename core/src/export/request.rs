@@ -26,6 +26,13 @@ pub struct ExportRequest {
     pub types: Vec<String>,
     /// Base for Bundle `fullUrl`s.
     pub base_url: String,
+    /// The export's time (epoch ms) instead of now: the same request and store then give the
+    /// same bytes.
+    pub timestamp: Option<i64>,
+    /// `.sphr` only: the passphrase (None with `encrypt` = generate one).
+    pub passphrase: Option<crate::sphr::Secret>,
+    /// `.sphr` only: AES-256 encrypt the entries (default); false writes a plain zip.
+    pub encrypt: bool,
 }
 
 impl Default for ExportRequest {
@@ -38,6 +45,9 @@ impl Default for ExportRequest {
             since: None,
             types: Vec::new(),
             base_url: DEFAULT_BASE_URL.to_string(),
+            timestamp: None,
+            passphrase: None,
+            encrypt: true,
         }
     }
 }
@@ -64,6 +74,18 @@ impl ExportRequest {
                         }
                         if !req.types.iter().any(|t| t == ty) {
                             req.types.push(ty.to_string());
+                        }
+                    }
+                }
+                "encryption" => {
+                    req.encrypt = match value {
+                        "aes256" => true,
+                        "none" => false,
+                        _ => {
+                            return Err(Error::param(
+                                "encryption",
+                                "expected aes256 (default) or none",
+                            ));
                         }
                     }
                 }

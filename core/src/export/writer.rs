@@ -8,6 +8,7 @@
 //! parse, no re-serialisation. The cover page is generated and its section lists are
 //! streamed from an index-ordered query, so a 200,000-entry cover costs no memory.
 
+use super::attachments::Attachments;
 use super::select::Plan;
 use super::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::error::Result;
@@ -106,6 +107,20 @@ impl<W: Write> Sink for Bundle<W> {
     }
 }
 
+/// Sends a stored resource to `sink`, rewriting its attachments when it has stored documents.
+fn send(
+    sink: &mut dyn Sink,
+    docs: &mut Attachments<'_>,
+    ty: &str,
+    id: &str,
+    json: &str,
+) -> Result<()> {
+    match docs.rewrite(id, json)? {
+        Some(rewritten) => sink.resource(ty, id, &rewritten),
+        None => sink.resource(ty, id, json),
+    }
+}
+
 /// Writes the cover page and every planned resource to `sink`, calling `tick` after each.
 pub(crate) fn write_all(
     store: &Store,
@@ -113,6 +128,7 @@ pub(crate) fn write_all(
     cover_id: &str,
     now: &str,
     sink: &mut dyn Sink,
+    docs: &mut Attachments<'_>,
     tick: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
     sink.start("Composition", cover_id)?;
@@ -126,6 +142,7 @@ pub(crate) fn write_all(
         plan,
         "AND type = 'Provenance' ORDER BY date_start, id",
         sink,
+        docs,
         tick,
     )?;
     let mut shared = store.conn.prepare_cached(
@@ -133,7 +150,7 @@ pub(crate) fn write_all(
     )?;
     for (ty, id) in &plan.shared {
         let json: String = shared.query_row([id, ty], |r| r.get(0))?;
-        sink.resource(ty, id, &json)?;
+        send(sink, docs, ty, id, &json)?;
         tick(ty)?;
     }
     emit(
@@ -141,6 +158,7 @@ pub(crate) fn write_all(
         plan,
         "AND type <> 'Provenance' AND date_start IS NOT NULL ORDER BY date_start, type, id",
         sink,
+        docs,
         tick,
     )?;
     emit(
@@ -148,6 +166,7 @@ pub(crate) fn write_all(
         plan,
         "AND type <> 'Provenance' AND date_start IS NULL ORDER BY type, id",
         sink,
+        docs,
         tick,
     )
 }
@@ -158,6 +177,7 @@ fn emit(
     plan: &Plan,
     tail: &str,
     sink: &mut dyn Sink,
+    docs: &mut Attachments<'_>,
     tick: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
     let mut st = store.conn.prepare(&format!(
@@ -169,7 +189,7 @@ fn emit(
         let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
         let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
         let json = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-        sink.resource(ty, id, json)?;
+        send(sink, docs, ty, id, json)?;
         tick(ty)?;
     }
     Ok(())

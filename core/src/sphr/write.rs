@@ -1,0 +1,105 @@
+//! Writing a `.sphr`: the `.phr` entry streamed straight from the store into the zip, then
+//! one entry per document — in constant memory, to any `Write` (a file, an HTTP body).
+//!
+//! The zip is written in streaming mode (sizes in data descriptors), so the output needs no
+//! `Seek`. Entries are DEFLATE-compressed, then AES-256 encrypted (WinZip AE-2) under the
+//! caller's passphrase or a generated one, unless a plain zip was asked for.
+
+use super::{Secret, generate_passphrase};
+use crate::error::{Error, Result};
+use crate::export::{DocumentFile, ExportRequest, ExportSummary};
+use crate::media::OutputFormat;
+use crate::progress::ProgressListener;
+use crate::store::Store;
+use std::io::Write;
+use zip::write::SimpleFileOptions;
+use zip::{AesMode, CompressionMethod, ZipWriter};
+
+fn zip_error(e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::Io(io) => Error::Io(io),
+        other => Error::Archive(format!("cannot write the archive ({other})")),
+    }
+}
+
+/// Counts the archive's bytes.
+struct Counter<'a> {
+    inner: &'a mut dyn Write,
+    bytes: u64,
+}
+
+impl Write for Counter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the `.sphr` for `req` to `out`.
+pub(crate) fn write(
+    store: &Store,
+    req: &ExportRequest,
+    out: &mut dyn Write,
+    progress: &dyn ProgressListener,
+) -> Result<ExportSummary> {
+    let now_ms = req.timestamp.unwrap_or_else(crate::fhir::date::now_ms);
+    let mut req = req.clone();
+    req.timestamp = Some(now_ms);
+    let name = format!(
+        "record-{}",
+        &crate::fhir::date::format_instant(now_ms)[..10]
+    );
+    let (passphrase, generated) = match (req.encrypt, &req.passphrase) {
+        (false, _) => (None, false),
+        (true, Some(p)) if !p.expose().is_empty() => (Some(p.clone()), false),
+        (true, _) => (Some(generate_passphrase()?), true),
+    };
+    let mut options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .large_file(true);
+    if let Some(p) = &passphrase {
+        options = options.with_aes_encryption(AesMode::Aes256, p.expose());
+    }
+    let mut zip = ZipWriter::new_stream(Counter {
+        inner: out,
+        bytes: 0,
+    });
+    zip.start_file(format!("{name}/{name}.phr"), options)
+        .map_err(zip_error)?;
+    let (mut summary, files) = store.write_records(
+        &req,
+        OutputFormat::Phr,
+        crate::export::attachments::Mode::Files,
+        &mut zip,
+        progress,
+    )?;
+    let mut written: Vec<&DocumentFile> = Vec::new();
+    for file in &files {
+        if written.iter().any(|w| w.path == file.path) {
+            continue;
+        }
+        let Some((_, bytes)) = store.document(&file.sha256)? else {
+            continue;
+        };
+        zip.start_file(format!("{name}/{}", file.path), options)
+            .map_err(zip_error)?;
+        zip.write_all(&bytes)?;
+        written.push(file);
+    }
+    let counter = zip.finish().map_err(zip_error)?.into_inner();
+    summary.format = OutputFormat::Sphr;
+    summary.media_type = OutputFormat::Sphr.media_type();
+    summary.bytes = counter.bytes;
+    summary.documents = written.len() as u64;
+    summary.file_name = format!("{name}.sphr");
+    summary.passphrase = if generated {
+        passphrase
+    } else {
+        None::<Secret>
+    };
+    Ok(summary)
+}
