@@ -25,6 +25,9 @@ pub struct BenchArgs {
 enum What {
     /// Import with full validation vs the floor (raw lines into a one-column table).
     Import(SizeArgs),
+    /// NDJSON and Bundle export of one patient's record vs the floor (SELECT of the stored
+    /// text to /dev/null).
+    Export(SizeArgs),
     /// One measurement, run by the parent in a fresh process.
     #[command(hide = true)]
     Child(ChildArgs),
@@ -51,6 +54,7 @@ struct ChildArgs {
 pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     match a.what {
         What::Import(s) => bench_import(s),
+        What::Export(s) => bench_export(s),
         What::Child(c) => child(c),
     }
 }
@@ -142,6 +146,66 @@ fn bench_import(a: SizeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn bench_export(a: SizeArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -p phrkit-cli -- bench export`"
+        );
+    }
+    let tmp = tempfile::tempdir()?;
+    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for size in a.sizes {
+        let file = dir.join(format!("bench-export-{size}.phr"));
+        let mut w = BufWriter::new(std::fs::File::create(&file)?);
+        let s = generate(
+            &GenerateOptions {
+                patients: 1,
+                resources_per_patient: size,
+                seed: 42,
+            },
+            &mut w,
+        )?;
+        w.flush()?;
+        let db = dir.join(format!("export-{size}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        measure("import", &file, &db)?;
+        let floor = measure("floor-export", &file, &db)?;
+        let ndjson = measure("export-ndjson", &file, &db)?;
+        let bundle = measure("export-bundle", &file, &db)?;
+        rows.push(vec![
+            s.resources.to_string(),
+            format!("{:.2}", floor.seconds),
+            format!("{:.2}", ndjson.seconds),
+            format!("{:.2}x", ndjson.seconds / floor.seconds),
+            format!("{:.2}", bundle.seconds),
+            format!("{:.2}x", bundle.seconds / floor.seconds),
+            format!("{:.0}", ndjson.rss_mb),
+            format!("{:.0}", bundle.rss_mb),
+            format!("{:.0}", floor.rss_mb),
+        ]);
+    }
+    println!("export of one patient's record vs floor (SELECT of the stored text to /dev/null):");
+    table(
+        &[
+            "resources",
+            "floor s",
+            "ndjson s",
+            "ratio",
+            "bundle s",
+            "ratio",
+            "ndjson RSS MB",
+            "bundle RSS MB",
+            "floor RSS MB",
+        ],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -165,6 +229,30 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
             if t.rejected > 0 || t.created == 0 {
                 bail!("unexpected import result: {}", report.summary());
             }
+        }
+        "floor-export" => {
+            let conn = rusqlite::Connection::open(&c.db)?;
+            let mut out = BufWriter::new(std::fs::File::create("/dev/null")?);
+            let mut st = conn
+                .prepare("SELECT json FROM resource_version WHERE current = 1 AND deleted = 0")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                out.write_all(r.get_ref(0)?.as_bytes()?)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+        "export-ndjson" | "export-bundle" => {
+            let store = Store::open(&c.db)?;
+            let format = if c.task == "export-ndjson" {
+                "ndjson"
+            } else {
+                "bundle"
+            };
+            let req = phrkit::ExportRequest::from_params([("outputFormat", format)])?;
+            let mut out = BufWriter::new(std::fs::File::create("/dev/null")?);
+            store.export(&req, &mut out, &NoProgress)?;
+            out.flush()?;
         }
         other => bail!("unknown bench task {other}"),
     }

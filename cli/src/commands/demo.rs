@@ -4,7 +4,7 @@
 //! temporary folder (or `--dir`), and prints what it did.
 
 use crate::commands::export::export_to;
-use crate::commands::import::import_files;
+use crate::commands::import::{import_files, import_files_with};
 use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, generate};
 use phrkit::{ExportRequest, ImportOptions, OutputFormat, Store};
@@ -84,12 +84,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "The patient exports their record ($phr-export) in every format",
     );
     let patient = phone.patient_ids()?.into_iter().next().unwrap_or_default();
-    let mut phr = None;
-    for format in [
-        OutputFormat::Bundle,
-        OutputFormat::Ndjson,
-        OutputFormat::Phr,
-    ] {
+    let mut sphr = None;
+    for format in OutputFormat::ALL {
         let req = ExportRequest::from_params([
             ("patient", patient.as_str()),
             ("outputFormat", format.code()),
@@ -105,8 +101,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             target.display(),
             summary.file_name
         );
-        if format == OutputFormat::Phr {
-            phr = Some((target, summary.resources));
+        if let Some(passphrase) = summary.passphrase.clone() {
+            println!(
+                "        {} documents inside, AES-256 encrypted; generated passphrase (shown once): {}",
+                summary.documents,
+                passphrase.expose()
+            );
+            sphr = Some((target, summary.resources, passphrase));
         }
     }
     let params = [
@@ -121,19 +122,22 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         5,
-        "Another device imports the .phr: the same record arrives",
+        "Another device opens the encrypted .sphr with the passphrase: record and documents arrive",
     );
-    let (phr, exported) = phr.unwrap_or_default();
+    let (sphr, exported, passphrase) =
+        sphr.ok_or_else(|| anyhow::anyhow!("no .sphr was written"))?;
     let mut laptop = Store::open(dir.join("laptop.db"))?;
-    let report = import_files(
+    let report = import_files_with(
         &mut laptop,
-        std::slice::from_ref(&phr),
+        std::slice::from_ref(&sphr),
         &ImportOptions::default(),
+        Some(&passphrase),
     )?;
     println!("{}", report.summary());
     println!(
-        "laptop holds {} resources: the {} exported, less the cover page, plus this import's own Provenance records",
+        "laptop holds {} resources and {} documents: the {} exported, less the cover page, plus this import's own Provenance records",
         laptop.count(None)?,
+        laptop.stats()?.documents,
         exported
     );
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 pub struct ExportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// bundle (FHIR document Bundle), ndjson, or phr.
+    /// bundle (FHIR document Bundle), ndjson, phr, or sphr (encrypted zip with documents).
     #[arg(long, default_value = "bundle")]
     pub format: OutputFormat,
     /// The patient (`Patient/123` or `123`); required when the store holds several.
@@ -31,14 +31,24 @@ pub struct ExportArgs {
     /// Only these resource types (comma-separated).
     #[arg(long = "type")]
     pub types: Option<String>,
-    /// Output file, or `-` for stdout (default: `<Given>-<Family>-<date>.<ext>` here).
+    /// Output file, or `-` for stdout (default: `<Given>-<Family>-<date>.<ext>` here;
+    /// `record-<date>.sphr` for sphr).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// sphr: encrypt with the passphrase in this file (never given on the command line).
+    #[arg(long, conflicts_with_all = ["generate_passphrase", "no_encryption"])]
+    pub passphrase_file: Option<PathBuf>,
+    /// sphr: generate a strong passphrase and print it once (the default without a file).
+    #[arg(long)]
+    pub generate_passphrase: bool,
+    /// sphr: write a plain, unencrypted zip (only when the file is protected otherwise).
+    #[arg(long, conflicts_with = "generate_passphrase")]
+    pub no_encryption: bool,
 }
 
 impl ExportArgs {
     /// The core request these options describe.
-    pub fn request(&self) -> phrkit::Result<ExportRequest> {
+    pub fn request(&self) -> anyhow::Result<ExportRequest> {
         let format = self.format.code();
         let mut params: Vec<(&str, &str)> = vec![("outputFormat", format)];
         let optional = [
@@ -53,7 +63,9 @@ impl ExportArgs {
                 .iter()
                 .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
         );
-        ExportRequest::from_params(params)
+        let mut req = ExportRequest::from_params(params)?;
+        req.encrypt = !self.no_encryption;
+        Ok(req)
     }
 }
 
@@ -97,7 +109,12 @@ pub fn export_to(
 /// `phrkit export`.
 pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&a.store.db)?;
-    let req = a.request()?;
+    let mut req = a.request()?;
+    req.passphrase = a
+        .passphrase_file
+        .as_deref()
+        .map(crate::commands::import::read_passphrase)
+        .transpose()?;
     let (summary, path) = export_to(&store, &req, a.output.as_deref())?;
     let to = path
         .map(|p| p.display().to_string())
@@ -106,6 +123,19 @@ pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
         "{} resources of Patient/{} as {} ({}), {} bytes → {to}",
         summary.resources, summary.patient, summary.format, summary.media_type, summary.bytes
     );
+    if summary.format == OutputFormat::Sphr {
+        eprintln!(
+            "{} documents inside; entries AES-256 encrypted: {}",
+            summary.documents, req.encrypt
+        );
+    }
+    if let Some(p) = &summary.passphrase {
+        // Printed once, to the terminal only: phrkit keeps no copy.
+        eprintln!(
+            "passphrase (shown once, keep it apart from the file): {}",
+            p.expose()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,7 @@ use crate::StoreArgs;
 use crate::ui::{Bar, table};
 use anyhow::Context;
 use phrkit::import::{ImportSource, Severity};
+use phrkit::sphr::Secret;
 use phrkit::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Store, Strategy};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ pub struct PipelineArgs {
     /// Print the report as a FHIR OperationOutcome (JSON) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// File holding the passphrase of encrypted .sphr inputs (never given on the command line).
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// `phrkit import`.
@@ -53,17 +57,36 @@ pub struct ValidateArgs {
     pub pipeline: PipelineArgs,
 }
 
+/// Reads a passphrase from a file (first line, without its line ending).
+pub fn read_passphrase(path: &std::path::Path) -> anyhow::Result<Secret> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default();
+    anyhow::ensure!(!line.is_empty(), "{} holds no passphrase", path.display());
+    Ok(Secret::new(line))
+}
+
 /// Runs an import into `store` with a progress bar.
 pub fn import_files(
     store: &mut Store,
     files: &[PathBuf],
     opts: &ImportOptions,
 ) -> anyhow::Result<ImportReport> {
+    import_files_with(store, files, opts, None)
+}
+
+/// [`import_files`] with a passphrase for encrypted `.sphr` inputs.
+pub fn import_files_with(
+    store: &mut Store,
+    files: &[PathBuf],
+    opts: &ImportOptions,
+    passphrase: Option<&Secret>,
+) -> anyhow::Result<ImportReport> {
     let mut sources = Vec::new();
     for f in files {
-        sources.push(
-            ImportSource::from_path(f).with_context(|| format!("cannot open {}", f.display()))?,
-        );
+        let source =
+            ImportSource::from_path(f).with_context(|| format!("cannot open {}", f.display()))?;
+        sources.push(source.with_passphrase(passphrase.cloned()));
     }
     let total = files
         .iter()
@@ -89,7 +112,14 @@ fn options(p: &PipelineArgs, mode: ImportMode) -> ImportOptions {
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&a.store.db)
         .with_context(|| format!("cannot open store {}", a.store.db.display()))?;
-    let report = import_files(&mut store, &a.pipeline.files, &options(&a.pipeline, a.mode))?;
+    let passphrase = a
+        .pipeline
+        .passphrase_file
+        .as_deref()
+        .map(read_passphrase)
+        .transpose()?;
+    let opts = options(&a.pipeline, a.mode);
+    let report = import_files_with(&mut store, &a.pipeline.files, &opts, passphrase.as_ref())?;
     print_report(&report, &a.pipeline);
     Ok(ExitCode::SUCCESS)
 }
@@ -101,11 +131,14 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         a.db.clone()
             .unwrap_or_else(|| tmp.path().join("validate.db"));
     let mut store = Store::open(&db)?;
-    let report = import_files(
-        &mut store,
-        &a.pipeline.files,
-        &options(&a.pipeline, ImportMode::Validate),
-    )?;
+    let passphrase = a
+        .pipeline
+        .passphrase_file
+        .as_deref()
+        .map(read_passphrase)
+        .transpose()?;
+    let opts = options(&a.pipeline, ImportMode::Validate);
+    let report = import_files_with(&mut store, &a.pipeline.files, &opts, passphrase.as_ref())?;
     print_report(&report, &a.pipeline);
     let t = report.totals();
     Ok(
