@@ -1,0 +1,102 @@
+//! SMART Health Links (SHL): the protocol pieces that need no network.
+//!
+//! - [`link`]: the `shlink:/` URI and its JSON payload (build, validate, encode, decode).
+//! - [`jwe`]: the compact JWE profile every SHL file uses (`alg: dir`, `enc: A256GCM`,
+//!   optional `zip: DEF`).
+//! - [`qr`]: QR renderings of a link (PNG, SVG, terminal), error correction M, byte mode.
+//!
+//! Design choices, shared by the three files:
+//!
+//! - **Strict when we produce, lenient when we receive.** Links we create pass
+//!   [`link::ShlPayload::validate`]; links we receive are parsed the way the HL7 STU1 text
+//!   asks receivers to (ignore unknown fields and flag letters, tolerate padding and
+//!   whitespace, accept a JWE without `cty`).
+//! - **One error type, [`ShlError`], with messages that are safe to log.** No message ever
+//!   contains key material, link text or plaintext: they name the field or the rule that
+//!   failed, and at most a length or an algorithm name.
+//! - **No hand-rolled cryptography.** AES-256-GCM comes from `aes-gcm`, randomness from the
+//!   operating system (`rand::rngs::OsRng`), DEFLATE from `flate2`.
+//! - **Bounded work on hostile input.** Decryption caps the plaintext, compressed or not, so a
+//!   zip bomb fails with [`ShlError::TooLarge`] instead of exhausting memory.
+
+pub mod jwe;
+pub mod link;
+pub mod qr;
+
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use rand::TryRngCore;
+
+/// base64url decoder for what we receive: padding optional, non-canonical trailing bits
+/// accepted (strict decoders reject some keys written by other tools). We always *emit*
+/// canonical, unpadded base64url (`URL_SAFE_NO_PAD`).
+pub(crate) const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Everything that can go wrong in the SHL protocol layer.
+///
+/// Messages are written for a person and are safe to log: they never include key
+/// material, link text, or decrypted content.
+#[derive(Debug, thiserror::Error)]
+pub enum ShlError {
+    /// The text is not a SMART Health Link (no `shlink:/`, or a payload that is not
+    /// base64url).
+    #[error("not a valid SMART Health Link: {0}")]
+    InvalidLink(String),
+    /// The link decodes, but its JSON payload breaks a rule (missing field, wrong type,
+    /// bad key, or a rule of [`link::ShlPayload::validate`]).
+    #[error("invalid SMART Health Link payload: {0}")]
+    InvalidPayload(String),
+    /// The text is not a compact JWE of the SHL profile (wrong number of parts, bad
+    /// header, IV or tag of the wrong size, …).
+    #[error("not an SHL file (compact JWE): {0}")]
+    NotAJwe(String),
+    /// The JWE asks for an algorithm, encryption or compression this profile does not
+    /// support (only `alg: dir`, `enc: A256GCM`, `zip: DEF`).
+    #[error("unsupported JWE algorithm: {0}")]
+    UnsupportedAlgorithm(String),
+    /// AES-GCM authentication failed.
+    #[error("decryption failed: wrong key or tampered data")]
+    DecryptionFailed,
+    /// AES-GCM refused to encrypt (only for inputs beyond the GCM length limit).
+    #[error("encryption failed: content too long for AES-GCM")]
+    EncryptionFailed,
+    /// The authenticated content says `zip: DEF` but is not a valid raw DEFLATE stream.
+    #[error("decrypted content is not valid raw DEFLATE data")]
+    Compression,
+    /// The (decompressed) plaintext would exceed the caller's limit.
+    #[error("content exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes, that was exceeded.
+        limit: usize,
+    },
+    /// The QR code could not be made (text too long for any QR version) or rendered.
+    #[error("QR code error: {0}")]
+    Qr(String),
+    /// The operating system's random number generator failed.
+    #[error("the operating system random number generator failed")]
+    Random,
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub(crate) fn os_random(buf: &mut [u8]) -> Result<(), ShlError> {
+    rand::rngs::OsRng
+        .try_fill_bytes(buf)
+        .map_err(|_| ShlError::Random)
+}
+
+/// The fixtures folder `shared/fixtures/shl`, or `None` (with a notice) when it is absent.
+#[cfg(test)]
+pub(crate) fn fixtures() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/shl");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("notice: {} absent, skipping fixture test", dir.display());
+        None
+    }
+}
