@@ -1,0 +1,59 @@
+//! Host configuration.
+//!
+//! One plain struct with public fields, so the CLI can fill it from flags and tests can shorten
+//! timings (ticket lifetime, polling interval) without a builder. [`HostConfig::new`] gives the
+//! defaults the spec and the reference server use: 60 s file tickets, 1 manifest request per
+//! second per link and recipient, embedded files up to 10,000 characters, uploads up to 64 MiB.
+//! The default bind address uses port 0 (an ephemeral port) so a library user never collides with
+//! another process; `phrkit serve` binds [`DEFAULT_SERVE_BIND`] instead.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The address `phrkit serve` binds when none is given: loopback, port 8787.
+pub const DEFAULT_SERVE_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
+
+/// Largest `embedded` value the host ever returns, whatever the client asks (characters).
+pub const DEFAULT_EMBED_CAP: usize = 10_000;
+
+/// Largest accepted upload (the JWE compact string), in bytes: 64 MiB.
+pub const DEFAULT_MAX_UPLOAD: usize = 64 * 1024 * 1024;
+
+/// How to run the SMART Health Link host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Folder holding `shl.sqlite` and the `blobs/` folder; created if missing.
+    pub data_dir: PathBuf,
+    /// Address to listen on. Default `127.0.0.1:0` (an ephemeral port).
+    pub bind: SocketAddr,
+    /// Base URL put in manifest URLs and file `location`s, without a trailing slash, e.g.
+    /// `https://shl.example.org`. Default `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Minimum time between two manifest requests for the same link by the same recipient;
+    /// a faster request gets 429 with `Retry-After`. `Duration::ZERO` disables the check.
+    /// Default 1 s.
+    pub poll_interval: Duration,
+    /// Lifetime of a file `location` ticket (single use). Default 60 s.
+    pub ticket_ttl: Duration,
+    /// Largest accepted upload body in bytes; larger gets 413. Default 64 MiB.
+    pub max_upload: usize,
+    /// Server cap on the length of an `embedded` file; the client's `embeddedLengthMax` can only
+    /// lower it. Default 10,000.
+    pub embed_cap: usize,
+}
+
+impl HostConfig {
+    /// Defaults for a host keeping its data in `data_dir` (see the field docs).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            data_dir: data_dir.into(),
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            public_url: None,
+            poll_interval: Duration::from_secs(1),
+            ticket_ttl: Duration::from_secs(60),
+            max_upload: DEFAULT_MAX_UPLOAD,
+            embed_cap: DEFAULT_EMBED_CAP,
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Headers every answer carries, the CORS preflight, and the request log line.
+//!
+//! Browser viewers fetch manifests and files cross-origin, so every answer gets
+//! `Access-Control-Allow-Origin: *` (no credentials are involved: the capability is in the URL
+//! and body) and an `OPTIONS` preflight is answered here with 204 before routing to a handler.
+//! Only `content-type` is allowed as a request header, so a browser cannot send the management
+//! `Authorization` header cross-origin; management stays a same-origin or non-browser affair.
+//! `Retry-After` is exposed so a browser client can honour a 429. Every answer, public or
+//! management, gets `Cache-Control: no-store`: manifests, tickets and tokens must not sit in
+//! caches.
+//!
+//! The log line holds the method, the route *template* (`/api/shl/{id}`, never the id, which is
+//! a capability) and the status. Nothing else is logged: no ids, tokens, tickets, passcodes,
+//! bodies or recipients.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Add CORS and no-store headers, answer preflights, and log method, route template and status.
+pub async fn common_headers(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let mut response = if method == Method::OPTIONS {
+        let mut preflight = StatusCode::NO_CONTENT.into_response();
+        let headers = preflight.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        preflight
+    } else {
+        next.run(request).await
+    };
+    add_common(response.headers_mut());
+    tracing::info!(%method, route, status = response.status().as_u16(), "request");
+    response
+}
+
+fn add_common(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

@@ -1,0 +1,89 @@
+//! The shared state behind every route.
+//!
+//! [`HostState`] is a cheap `Arc` clone handed to axum. It owns the database handle, the blob
+//! folder, and the in-memory parts that need no persistence (file tickets, the polling limiter,
+//! per-link locks), plus the few settings routes read. The public base URL is fixed when the
+//! state is made, because the default (`http://<bound address>`) is known only after binding.
+
+use std::sync::Arc;
+
+use crate::blobs::BlobStore;
+use crate::config::HostConfig;
+use crate::db::Db;
+use crate::error::ServerError;
+use crate::locks::LinkLocks;
+use crate::throttle::PollLimiter;
+use crate::tickets::Tickets;
+
+/// Name of the SQLite file inside the data folder.
+pub const DB_FILE: &str = "shl.sqlite";
+/// Name of the blob folder inside the data folder.
+pub const BLOB_DIR: &str = "blobs";
+
+/// Everything the host's routes share. Clone freely; clones share one state.
+#[derive(Clone)]
+pub struct HostState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The state's contents.
+pub(crate) struct Inner {
+    /// Link, file and access records.
+    pub db: Db,
+    /// The uploaded JWEs.
+    pub blobs: BlobStore,
+    /// Live file tickets.
+    pub tickets: Tickets,
+    /// Manifest polling limit.
+    pub polls: PollLimiter,
+    /// Per-link locks for passcode checks.
+    pub locks: LinkLocks,
+    /// Public base URL, no trailing slash.
+    pub base_url: String,
+    /// Largest upload in bytes.
+    pub max_upload: usize,
+    /// Server cap on `embedded` length.
+    pub embed_cap: usize,
+}
+
+impl HostState {
+    /// Open the data folder of `config` (creating the database and blob folder if needed) for a
+    /// host reachable at `base_url` (e.g. `https://shl.example.org`). Blocks: file and SQLite
+    /// I/O. Errors: the folder cannot be created, the database cannot be opened or is newer.
+    pub fn open(config: &HostConfig, base_url: &str) -> Result<HostState, ServerError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        Ok(HostState {
+            inner: Arc::new(Inner {
+                db: Db::open(&config.data_dir.join(DB_FILE))?,
+                blobs: BlobStore::open(&config.data_dir.join(BLOB_DIR))?,
+                tickets: Tickets::new(config.ticket_ttl),
+                polls: PollLimiter::new(config.poll_interval),
+                locks: LinkLocks::default(),
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                max_upload: config.max_upload,
+                embed_cap: config.embed_cap,
+            }),
+        })
+    }
+
+    /// The public base URL links are built on, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The manifest URL (also the `U` file URL) of link `id`.
+    pub(crate) fn link_url(&self, id: &str) -> String {
+        format!("{}/api/shl/{id}", self.inner.base_url)
+    }
+
+    /// Run blocking work (blob I/O, Argon2) on the blocking pool.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, ServerError> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ServerError::Task)?
+    }
+}
