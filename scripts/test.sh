@@ -7,13 +7,22 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # tool:debian-package pairs the tests call
-for tool in 7z:p7zip-full; do
+for tool in 7z:p7zip-full zbarimg:zbar-tools rsvg-convert:librsvg2-bin; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c "import jwcrypto" 2>/dev/null; then
+  echo "== installing jwcrypto (PyPI)"
+  python3 -m pip install -q "jwcrypto==1.6.1"
+fi
+if [ ! -d tests/interop/node_modules/kill-the-clipboard ]; then
+  echo "== installing kill-the-clipboard (npm)"
+  (cd tests/interop && npm ci --no-audit --no-fund --silent)
 fi
 
 echo "== cargo fmt --check"

@@ -36,6 +36,14 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Print the CapabilityStatement (or an OperationDefinition) this build implements.
     Capability(commands::export::CapabilityArgs),
+    /// Share part of the record as a SMART Health Link (encrypted upload, link, QR code).
+    Share(commands::share::ShareArgs),
+    /// Open a SMART Health Link as a recipient (and optionally import it).
+    Open(commands::share::OpenArgs),
+    /// Revoke a link you shared.
+    Revoke(commands::share::ManageArgs),
+    /// Who opened a link you shared, and when.
+    Accesses(commands::share::ManageArgs),
     /// What the store holds.
     Stats(StoreArgs),
     /// Write a deterministic synthetic record as NDJSON.
@@ -53,6 +61,10 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::import::validate(a),
         Command::Export(a) => commands::export::run(a),
         Command::Capability(a) => commands::export::capability(a),
+        Command::Share(a) => commands::share::share(a),
+        Command::Open(a) => commands::share::open(a),
+        Command::Revoke(a) => commands::share::revoke_cmd(a),
+        Command::Accesses(a) => commands::share::accesses_cmd(a),
         Command::Stats(a) => commands::stats::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),

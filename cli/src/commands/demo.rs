@@ -7,6 +7,10 @@ use crate::commands::export::export_to;
 use crate::commands::import::{import_files, import_files_with};
 use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, generate};
+use phrkit::progress::NoProgress;
+use phrkit::shl::content::ShareProfile;
+use phrkit::shl::share::{ShareOptions, accesses, open_link, revoke};
+use phrkit::sphr::Secret;
 use phrkit::{ExportRequest, ImportOptions, OutputFormat, Store};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -141,8 +145,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         exported
     );
 
+    share_at_the_pharmacy(&phone, &dir)?;
+
     step(
-        6,
+        7,
         "A messy file from elsewhere: good lines kept, bad lines explained",
     );
     let messy = dir.join("messy.phr");
@@ -162,6 +168,57 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("(a temporary folder, removed now; pass --dir to keep them)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 6: a SMART Health Link through a host on this machine, opened as a pharmacy would.
+fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result<()> {
+    step(
+        6,
+        "At the pharmacy: share medications and allergies as a SMART Health Link + QR code",
+    );
+    let host = phrkit_server::start(phrkit_server::HostConfig::new(dir.join("shl-host")))?;
+    println!(
+        "a link host runs on {} (it only ever sees ciphertext)",
+        host.base_url
+    );
+    let mut opts = ShareOptions::new(&host.base_url, ShareProfile::Pharmacy);
+    opts.patient = phone.patient_ids()?.into_iter().next();
+    opts.passcode = Some(Secret::new("2468"));
+    opts.exp = Some(phrkit::fhir::date::now_ms() / 1000 + 3600);
+    let link = phone.share(&opts)?;
+    println!("{}", phrkit::shl::qr::terminal(link.uri.expose())?);
+    println!(
+        "{}… (passcode told in person: 2468; expires in 1 hour)",
+        &link.uri.expose()[..40]
+    );
+    let received = open_link(
+        link.uri.expose(),
+        "City Pharmacy",
+        Some(&Secret::new("2468")),
+    )?;
+    let mut pharmacy = Store::open(dir.join("pharmacy.db"))?;
+    let report = pharmacy.import_received(&received, &ImportOptions::default(), &NoProgress)?;
+    println!("City Pharmacy opened it: {}", report.summary());
+    for (ty, n) in pharmacy.stats()?.by_type {
+        println!("  {ty:<20} {n}");
+    }
+    for a in accesses(&link)? {
+        println!(
+            "the patient's access log: {} opened it at {}",
+            a.recipient, a.time
+        );
+    }
+    revoke(&link)?;
+    match open_link(
+        link.uri.expose(),
+        "City Pharmacy",
+        Some(&Secret::new("2468")),
+    ) {
+        Err(e) => println!("after revoking, opening again fails: {e}"),
+        Ok(_) => anyhow::bail!("a revoked link still opened"),
+    }
+    host.shutdown();
+    Ok(())
 }
 
 /// A small file with the defects real PHR files carry.

@@ -35,6 +35,21 @@ pub struct PipelineArgs {
     pub passphrase_file: Option<PathBuf>,
 }
 
+impl PipelineArgs {
+    /// Settings for printing a report that came from elsewhere (no files of its own).
+    pub fn display_only() -> Self {
+        PipelineArgs {
+            files: Vec::new(),
+            strategy: Strategy::Merge,
+            conflict: ConflictPolicy::NewerWins,
+            on_invalid: OnInvalid::Reject,
+            issues: 20,
+            json: false,
+            passphrase_file: None,
+        }
+    }
+}
+
 /// `phrkit import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {

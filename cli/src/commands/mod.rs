@@ -5,4 +5,5 @@ pub mod demo;
 pub mod export;
 pub mod generate;
 pub mod import;
+pub mod share;
 pub mod stats;

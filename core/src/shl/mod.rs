@@ -19,9 +19,12 @@
 //! - **Bounded work on hostile input.** Decryption caps the plaintext, compressed or not, so a
 //!   zip bomb fails with [`ShlError::TooLarge`] instead of exhausting memory.
 
+pub mod client;
+pub mod content;
 pub mod jwe;
 pub mod link;
 pub mod qr;
+pub mod share;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rand::TryRngCore;
@@ -80,6 +83,47 @@ pub enum ShlError {
     /// The operating system's random number generator failed.
     #[error("the operating system random number generator failed")]
     Random,
+    /// The link's `exp` has passed (checked before any request).
+    #[error("this link has expired")]
+    LinkExpired,
+    /// The host no longer serves the link (404/410: expired, revoked, disabled, unknown).
+    #[error("this link is no longer available (expired, revoked or out of passcode attempts)")]
+    LinkGone,
+    /// The link needs a passcode and none was given.
+    #[error("this link needs a passcode{}", attempts(.remaining_attempts))]
+    PasscodeRequired {
+        /// Attempts left before the host disables the link, when it says.
+        remaining_attempts: Option<u32>,
+    },
+    /// The passcode was wrong.
+    #[error("wrong passcode{}", attempts(.remaining_attempts))]
+    PasscodeWrong {
+        /// Attempts left before the host disables the link, when it says.
+        remaining_attempts: Option<u32>,
+    },
+    /// The host could not be reached or the connection failed.
+    #[error("network error: {0}")]
+    Network(String),
+    /// The host answered with an unexpected status.
+    #[error("the link host answered HTTP {status}")]
+    Host {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The link points at plain HTTP on a non-loopback host (the key would travel with
+    /// ciphertext a network observer can fetch).
+    #[error("refused: SMART Health Links must use https (http only for this device's loopback)")]
+    Insecure,
+    /// The file's content type is not one phrkit can use.
+    #[error("unsupported SHL content: {0}")]
+    UnsupportedContent(String),
+}
+
+fn attempts(remaining: &Option<u32>) -> String {
+    match remaining {
+        Some(n) => format!(" ({n} attempts left)"),
+        None => String::new(),
+    }
 }
 
 /// Fills `buf` from the operating system's CSPRNG.

@@ -1,0 +1,281 @@
+//! `phrkit share`, `phrkit open`, `phrkit revoke`, `phrkit accesses`: SMART Health Links.
+//!
+//! Secrets stay off the command line: passcodes come from a file, and the management handle
+//! a share returns (host, link id, token) is written to a file readable only by the owner,
+//! which `revoke` and `accesses` read back.
+
+use crate::StoreArgs;
+use crate::commands::import::{PipelineArgs, print_report, read_passphrase};
+use anyhow::Context;
+use phrkit::shl::content::ShareProfile;
+use phrkit::shl::share::{ShareOptions, SharedLink, accesses, open_link, revoke};
+use phrkit::sphr::Secret;
+use phrkit::{ImportOptions, Store};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options of `phrkit share`.
+#[derive(clap::Args)]
+pub struct ShareArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// emergency, pharmacy, travel, referral, full or custom.
+    #[arg(long, default_value = "emergency")]
+    pub profile: String,
+    /// custom: resource types (comma-separated).
+    #[arg(long = "type")]
+    pub types: Option<String>,
+    /// custom: from this (partial) date.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// custom: up to this (partial) date.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// The patient, when the store holds several.
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// Require the passcode in this file (flag P).
+    #[arg(long)]
+    pub passcode_file: Option<PathBuf>,
+    /// Lifetime: 30m, 12h, 7d.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// One file fetched directly, without a manifest (flag U; no passcode).
+    #[arg(long)]
+    pub single_use: bool,
+    /// The content may change later (flag L).
+    #[arg(long)]
+    pub long_term: bool,
+    /// The link host.
+    #[arg(long, default_value = "http://127.0.0.1:8787")]
+    pub host: String,
+    /// Shown to the recipient (≤ 80 characters).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Wrap the link in this viewer URL (`https://viewer.example/`).
+    #[arg(long)]
+    pub viewer: Option<String>,
+    /// Also send the whole record as a .sphr.
+    #[arg(long)]
+    pub include_sphr: bool,
+    /// Write the QR code as PNG here.
+    #[arg(long)]
+    pub qr_png: Option<PathBuf>,
+    /// Write the QR code as SVG here.
+    #[arg(long)]
+    pub qr_svg: Option<PathBuf>,
+    /// Where to keep the management handle (host, id, token) for revoke/accesses.
+    #[arg(long, default_value = "phrkit-share.json")]
+    pub manage_file: PathBuf,
+}
+
+/// `30m`, `12h`, `7d` → seconds.
+fn parse_duration(s: &str) -> anyhow::Result<i64> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("`{s}`: expected a number and m, h or d, e.g. 7d"))?;
+    Ok(n * match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => anyhow::bail!("`{s}`: expected m, h or d, e.g. 7d"),
+    })
+}
+
+/// Writes `contents` to `path` readable by the owner only.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// `phrkit share`.
+pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&a.store.db)?;
+    let mut profile: ShareProfile = a.profile.parse()?;
+    if let ShareProfile::Custom { types, start, end } = &mut profile {
+        *types = a
+            .types
+            .as_deref()
+            .map(|t| t.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        *start = a.start.clone();
+        *end = a.end.clone();
+    }
+    let mut opts = ShareOptions::new(&a.host, profile);
+    opts.patient = a.patient.clone();
+    opts.passcode = a
+        .passcode_file
+        .as_deref()
+        .map(read_passphrase)
+        .transpose()?;
+    opts.exp = a
+        .expires
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?
+        .map(|s| phrkit::fhir::date::now_ms() / 1000 + s);
+    opts.direct_file = a.single_use;
+    opts.long_term = a.long_term;
+    opts.label = a.label.clone();
+    opts.viewer = a.viewer.clone();
+    opts.include_sphr = a.include_sphr;
+    let link = store.share(&opts)?;
+    let uri = link.uri.expose();
+    println!("{}", phrkit::shl::qr::terminal(uri)?);
+    println!("{uri}");
+    if let Some(p) = &a.qr_png {
+        std::fs::write(p, phrkit::shl::qr::png(uri, 8)?)?;
+    }
+    if let Some(p) = &a.qr_svg {
+        std::fs::write(p, phrkit::shl::qr::svg(uri)?)?;
+    }
+    let handle = json!({"host": link.host, "id": link.id, "managementToken": link.management_token.expose(),
+        "label": link.label, "exp": link.exp, "flag": link.flag});
+    write_private(&a.manage_file, &handle.to_string())?;
+    eprintln!(
+        "shared {} file(s) as \"{}\"{}; management handle in {} (phrkit revoke / phrkit accesses)",
+        link.files,
+        link.label,
+        link.flag
+            .as_deref()
+            .map(|f| format!(", flags {f}"))
+            .unwrap_or_default(),
+        a.manage_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `phrkit revoke` and `phrkit accesses`.
+#[derive(clap::Args)]
+pub struct ManageArgs {
+    /// The management handle `phrkit share` wrote.
+    #[arg(long, default_value = "phrkit-share.json")]
+    pub manage_file: PathBuf,
+}
+
+fn load_handle(path: &Path) -> anyhow::Result<SharedLink> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).context("the management file is not JSON")?;
+    let field = |k: &str| {
+        v[k].as_str()
+            .map(str::to_string)
+            .with_context(|| format!("the management file has no {k}"))
+    };
+    Ok(SharedLink {
+        uri: Secret::new(""),
+        host: field("host")?,
+        id: field("id")?,
+        management_token: Secret::new(field("managementToken")?),
+        exp: v["exp"].as_i64(),
+        flag: v["flag"].as_str().map(str::to_string),
+        label: v["label"].as_str().unwrap_or_default().to_string(),
+        files: 0,
+    })
+}
+
+/// `phrkit revoke`.
+pub fn revoke_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
+    revoke(&load_handle(&a.manage_file)?)?;
+    eprintln!("revoked: the link no longer opens");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `phrkit accesses`.
+pub fn accesses_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
+    let list = accesses(&load_handle(&a.manage_file)?)?;
+    if list.is_empty() {
+        println!("nobody has opened this link");
+    }
+    for access in list {
+        println!("{}  {}", access.time, access.recipient);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `phrkit open`.
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// The link (`shlink:/…` or a viewer URL), or `-` to read it from stdin.
+    pub link: String,
+    /// Who is opening it (shown to the sharer), e.g. "City Pharmacy".
+    #[arg(long)]
+    pub recipient: String,
+    /// The link's passcode, from this file.
+    #[arg(long)]
+    pub passcode_file: Option<PathBuf>,
+    /// Import what arrives into the store.
+    #[arg(long)]
+    pub import: bool,
+    /// The store to import into.
+    #[arg(long, env = "PHRKIT_DB", default_value = "phrkit.db")]
+    pub db: PathBuf,
+    /// Write the received files into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `phrkit open`.
+pub fn open(a: OpenArgs) -> anyhow::Result<ExitCode> {
+    let link = if a.link == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        a.link.clone()
+    };
+    let passcode = a
+        .passcode_file
+        .as_deref()
+        .map(read_passphrase)
+        .transpose()?;
+    let received = open_link(&link, &a.recipient, passcode.as_ref())?;
+    println!(
+        "{} file(s) from {} ({})",
+        received.files.len(),
+        received.host,
+        received.label.as_deref().unwrap_or("no label")
+    );
+    for (n, f) in received.files.iter().enumerate() {
+        let kind = serde_json::from_slice::<serde_json::Value>(&f.bytes)
+            .ok()
+            .and_then(|v| {
+                Some(format!(
+                    "{} {}",
+                    v["resourceType"].as_str()?,
+                    v["type"].as_str().unwrap_or("")
+                ))
+            })
+            .unwrap_or_default();
+        println!(
+            "  {}: {} {} bytes {kind}",
+            n + 1,
+            f.content_type,
+            f.bytes.len()
+        );
+        if let Some(dir) = &a.out {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("file-{}.json", n + 1)), &f.bytes)?;
+        }
+    }
+    if a.import {
+        let mut store = Store::open(&a.db)?;
+        let bar = crate::ui::Bar::bytes(None);
+        let report = store.import_received(&received, &ImportOptions::default(), &bar);
+        bar.finish();
+        let args = PipelineArgs::display_only();
+        print_report(&report?, &args);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,415 @@
+//! What a share contains: one FHIR Bundle per share profile, built from the store.
+//!
+//! The profiles follow the seed's use cases. `emergency` is an International Patient
+//! Summary document (Composition LOINC 60591-5 with the IPS sections for allergies,
+//! medications, problems, immunizations, results and procedures, each with a narrative and
+//! an `emptyReason` when there is nothing); `pharmacy`, `travel` and `referral` are
+//! `collection` Bundles of the resources those readers need; `full` and `custom` reuse the
+//! `$phr-export` document Bundle. Resources leave as stored; referenced shared resources
+//! (practitioners, organizations, medications) travel with them so references resolve.
+
+use crate::error::{Error, Result};
+use crate::export::{DEFAULT_BASE_URL, ExportRequest};
+use crate::fhir::reference::literal_targets;
+use crate::progress::NoProgress;
+use crate::store::{Search, Store};
+use serde_json::{Value, json};
+use std::str::FromStr;
+
+/// Media type of every file a profile produces.
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// Which part of the record a link shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareProfile {
+    /// An International Patient Summary for an emergency room.
+    Emergency,
+    /// Active medications and allergies, for a pharmacy.
+    Pharmacy,
+    /// Immunizations and allergies, for border control or a travel clinic.
+    Travel,
+    /// Problems, procedures, recent results and medications, for a specialist.
+    Referral,
+    /// The whole record.
+    Full,
+    /// Chosen resource types within an optional date range (FHIR partial dates).
+    Custom {
+        /// Resource types (empty = all).
+        types: Vec<String>,
+        /// Range start (e.g. `2020`).
+        start: Option<String>,
+        /// Range end (e.g. `2024-06`).
+        end: Option<String>,
+    },
+}
+
+impl FromStr for ShareProfile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "emergency" => ShareProfile::Emergency,
+            "pharmacy" => ShareProfile::Pharmacy,
+            "travel" => ShareProfile::Travel,
+            "referral" => ShareProfile::Referral,
+            "full" => ShareProfile::Full,
+            "custom" => ShareProfile::Custom {
+                types: Vec::new(),
+                start: None,
+                end: None,
+            },
+            other => {
+                return Err(Error::param(
+                    "profile",
+                    format!(
+                        "`{other}` is not one of: emergency, pharmacy, travel, referral, full, custom"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+impl ShareProfile {
+    /// A default label for links of this profile (≤ 80 characters, no personal data).
+    pub fn default_label(&self) -> &'static str {
+        match self {
+            ShareProfile::Emergency => "Emergency patient summary",
+            ShareProfile::Pharmacy => "Current medications and allergies",
+            ShareProfile::Travel => "Immunizations and allergies",
+            ShareProfile::Referral => "Referral summary",
+            ShareProfile::Full => "Personal health record",
+            ShareProfile::Custom { .. } => "Shared health records",
+        }
+    }
+}
+
+/// One file to share: its media type and bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShareFile {
+    /// Media type (`application/fhir+json`).
+    pub content_type: String,
+    /// The file.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for ShareFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ShareFile({}, {} bytes)",
+            self.content_type,
+            self.bytes.len()
+        )
+    }
+}
+
+fn code_of(r: &Value, path: &str) -> Option<String> {
+    r.pointer(path).and_then(Value::as_str).map(str::to_string)
+}
+
+fn active_condition(r: &Value) -> bool {
+    matches!(
+        code_of(r, "/clinicalStatus/coding/0/code").as_deref(),
+        Some("active" | "recurrence" | "relapse") | None
+    ) && code_of(r, "/verificationStatus/coding/0/code").as_deref() != Some("entered-in-error")
+}
+
+fn active_allergy(r: &Value) -> bool {
+    !matches!(
+        code_of(r, "/clinicalStatus/coding/0/code").as_deref(),
+        Some("inactive" | "resolved")
+    ) && code_of(r, "/verificationStatus/coding/0/code").as_deref() != Some("entered-in-error")
+}
+
+fn active_medication(r: &Value) -> bool {
+    matches!(
+        code_of(r, "/status").as_deref(),
+        Some("active" | "on-hold" | "intended")
+    )
+}
+
+fn is_lab(r: &Value) -> bool {
+    r.get("category")
+        .and_then(Value::as_array)
+        .is_some_and(|cats| {
+            cats.iter()
+                .any(|c| c.pointer("/coding/0/code").and_then(Value::as_str) == Some("laboratory"))
+        })
+}
+
+/// Current resources of `types` in the patient's compartment, oldest first.
+fn load(store: &Store, patient: &str, types: &[&str]) -> Result<Vec<Value>> {
+    let search = Search {
+        patient: Some(patient.to_string()),
+        types: types.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    store
+        .search(&search)?
+        .into_iter()
+        .map(|r| {
+            serde_json::from_str(&r.json)
+                .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))
+        })
+        .collect()
+}
+
+/// The most recent `n` of `items` (they arrive oldest first).
+fn latest(mut items: Vec<Value>, n: usize) -> Vec<Value> {
+    let skip = items.len().saturating_sub(n);
+    items.drain(..skip);
+    items
+}
+
+/// The latest lab result per code, at most `n`.
+fn latest_per_code(labs: Vec<Value>, n: usize) -> Vec<Value> {
+    let mut by_code: Vec<(String, Value)> = Vec::new();
+    for r in labs {
+        let code = code_of(&r, "/code/coding/0/code").unwrap_or_default();
+        match by_code.iter_mut().find(|(c, _)| *c == code) {
+            Some(slot) => slot.1 = r,
+            None => by_code.push((code, r)),
+        }
+    }
+    latest(by_code.into_iter().map(|(_, r)| r).collect(), n)
+}
+
+/// Shared resources (no patient compartment) the selection references, transitively.
+fn referenced_shared(store: &Store, selected: &[Value]) -> Result<Vec<Value>> {
+    let mut seen: Vec<String> = selected
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut queue: Vec<String> = selected.iter().flat_map(literal_targets).collect();
+    let mut out = Vec::new();
+    while let Some(target) = queue.pop() {
+        if seen.contains(&target) {
+            continue;
+        }
+        seen.push(target.clone());
+        let Some((ty, id)) = target.split_once('/') else {
+            continue;
+        };
+        if crate::fhir::compartment::is_compartment_type(ty) || ty == "Patient" {
+            continue;
+        }
+        if let Some(found) = store.get(ty, id)? {
+            let v: Value = serde_json::from_str(&found.json)
+                .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?;
+            queue.extend(literal_targets(&v));
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+fn entry(r: &Value) -> Value {
+    json!({
+        "fullUrl": format!("{DEFAULT_BASE_URL}/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")),
+        "resource": r,
+    })
+}
+
+fn reference(r: &Value) -> Value {
+    json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))})
+}
+
+fn bundle(kind: &str, resources: Vec<Value>, now: &str) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut b = json!({
+        "resourceType": "Bundle",
+        "id": id,
+        "type": kind,
+        "timestamp": now,
+        "entry": resources.iter().map(entry).collect::<Vec<_>>(),
+    });
+    if kind == "document" {
+        b["identifier"] = json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}")});
+    }
+    b
+}
+
+/// An IPS section: LOINC code, title, entries, narrative; `emptyReason` when empty.
+fn ips_section(title: &str, loinc: &str, entries: &[Value]) -> Value {
+    let mut s = json!({
+        "title": title,
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{title}: {} entries</div>", entries.len())},
+    });
+    if entries.is_empty() {
+        s["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
+    } else {
+        s["entry"] = json!(entries.iter().map(reference).collect::<Vec<_>>());
+    }
+    s
+}
+
+/// Builds the files a link of `profile` carries for `patient`.
+pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec<ShareFile>> {
+    let now = crate::fhir::date::format_instant(crate::fhir::date::now_ms());
+    let patient_resource: Value = serde_json::from_str(&store.require("Patient", patient)?.json)
+        .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?;
+    let file = |v: Value| ShareFile {
+        content_type: FHIR_JSON.into(),
+        bytes: v.to_string().into_bytes(),
+    };
+    let collection = |selected: Vec<Value>| -> Result<Vec<ShareFile>> {
+        let mut all = vec![patient_resource.clone()];
+        let shared = referenced_shared(store, &selected)?;
+        all.extend(selected);
+        all.extend(shared);
+        Ok(vec![file(bundle("collection", all, &now))])
+    };
+    let meds = |store: &Store| -> Result<Vec<Value>> {
+        Ok(load(
+            store,
+            patient,
+            &["MedicationRequest", "MedicationStatement"],
+        )?
+        .into_iter()
+        .filter(active_medication)
+        .collect())
+    };
+    let allergies = |store: &Store| -> Result<Vec<Value>> {
+        Ok(load(store, patient, &["AllergyIntolerance"])?
+            .into_iter()
+            .filter(active_allergy)
+            .collect())
+    };
+    match profile {
+        ShareProfile::Pharmacy => {
+            let mut sel = meds(store)?;
+            sel.extend(allergies(store)?);
+            collection(sel)
+        }
+        ShareProfile::Travel => {
+            let mut sel = load(store, patient, &["Immunization"])?;
+            sel.extend(allergies(store)?);
+            collection(sel)
+        }
+        ShareProfile::Referral => {
+            let mut sel: Vec<Value> = load(store, patient, &["Condition"])?
+                .into_iter()
+                .filter(active_condition)
+                .collect();
+            sel.extend(latest(load(store, patient, &["Procedure"])?, 20));
+            sel.extend(latest_per_code(
+                load(store, patient, &["Observation"])?
+                    .into_iter()
+                    .filter(is_lab)
+                    .collect(),
+                30,
+            ));
+            sel.extend(meds(store)?);
+            collection(sel)
+        }
+        ShareProfile::Emergency => {
+            let allergy = allergies(store)?;
+            let medication = meds(store)?;
+            let problems: Vec<Value> = load(store, patient, &["Condition"])?
+                .into_iter()
+                .filter(active_condition)
+                .collect();
+            let immunizations = load(store, patient, &["Immunization"])?;
+            let results = latest_per_code(
+                load(store, patient, &["Observation"])?
+                    .into_iter()
+                    .filter(is_lab)
+                    .collect(),
+                30,
+            );
+            let procedures = latest(load(store, patient, &["Procedure"])?, 20);
+            let sections = vec![
+                ips_section("Allergies and Intolerances", "48765-2", &allergy),
+                ips_section("Medication Summary", "10160-0", &medication),
+                ips_section("Problem List", "11450-4", &problems),
+                ips_section("Immunizations", "11369-6", &immunizations),
+                ips_section("Results", "30954-2", &results),
+                ips_section("History of Procedures", "47519-4", &procedures),
+            ];
+            let composition = json!({
+                "resourceType": "Composition",
+                "id": uuid::Uuid::new_v4().to_string(),
+                "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">International Patient Summary</div>"},
+                "status": "final",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "60591-5", "display": "Patient summary Document"}]},
+                "subject": {"reference": format!("Patient/{patient}")},
+                "date": now,
+                "author": [{"display": crate::SOFTWARE}],
+                "title": "International Patient Summary",
+                "section": sections,
+            });
+            let mut selected: Vec<Value> = Vec::new();
+            for group in [
+                allergy,
+                medication,
+                problems,
+                immunizations,
+                results,
+                procedures,
+            ] {
+                selected.extend(group);
+            }
+            let shared = referenced_shared(store, &selected)?;
+            let mut all = vec![composition, patient_resource.clone()];
+            all.extend(selected);
+            all.extend(shared);
+            Ok(vec![file(bundle("document", all, &now))])
+        }
+        ShareProfile::Full | ShareProfile::Custom { .. } => {
+            let mut params: Vec<(&str, &str)> =
+                vec![("patient", patient), ("outputFormat", "bundle")];
+            let types;
+            if let ShareProfile::Custom {
+                types: t,
+                start,
+                end,
+            } = profile
+            {
+                types = t.join(",");
+                if !types.is_empty() {
+                    params.push(("_type", &types));
+                }
+                if let Some(s) = start {
+                    params.push(("start", s));
+                }
+                if let Some(e) = end {
+                    params.push(("end", e));
+                }
+            }
+            let req = ExportRequest::from_params(params)?;
+            let mut out = Vec::new();
+            store.export(&req, &mut out, &NoProgress)?;
+            Ok(vec![ShareFile {
+                content_type: FHIR_JSON.into(),
+                bytes: out,
+            }])
+        }
+    }
+}
+
+/// The whole record as a `.sphr` (unencrypted: the link's JWE protects it) wrapped in a FHIR
+/// `Binary`, so viewers that do not know `.sphr` still see valid FHIR.
+pub fn sphr_binary(store: &Store, patient: &str) -> Result<ShareFile> {
+    let mut req = ExportRequest::from_params([("patient", patient), ("outputFormat", "sphr")])?;
+    req.encrypt = false;
+    let mut zip = Vec::new();
+    store.export(&req, &mut zip, &NoProgress)?;
+    use base64::Engine;
+    let binary = json!({
+        "resourceType": "Binary",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "contentType": "application/zip",
+        "data": base64::engine::general_purpose::STANDARD.encode(&zip),
+    });
+    Ok(ShareFile {
+        content_type: FHIR_JSON.into(),
+        bytes: binary.to_string().into_bytes(),
+    })
+}

@@ -1,0 +1,315 @@
+//! The share flow (the seed's five steps in one call) and its mirror, opening a link.
+//!
+//! Sharing: build the profile's content from the store → encrypt each file with a new
+//! random 256-bit key (JWE, compressed when smaller) → create the link on the host and
+//! upload the ciphertext (the host never sees the key) → encode `url` + `key` into a
+//! `shlink:/` URI → render QR codes on demand. The management token comes back to the
+//! caller, who keeps it to revoke the link or list who opened it.
+//!
+//! Opening: decode the link, refuse an expired one without a request, fetch manifest and
+//! files (passcode, `U` links, 429 back-off), decrypt, and optionally import: FHIR Bundles
+//! as records, a `Binary` holding a `.sphr` as a `.sphr`. The run's Provenance names the
+//! link's host and label, never the key or the link itself.
+
+use super::ShlError;
+use super::client::{Access, HttpClient, ReceivedFile};
+use super::content::{ShareProfile, build, sphr_binary};
+use super::jwe::{Compress, DEFAULT_MAX_PLAINTEXT, encrypt};
+use super::link::{ShlPayload, generate_key};
+use crate::error::{Error, Result};
+use crate::import::{ImportReport, ImportSource};
+use crate::progress::ProgressListener;
+use crate::sphr::Secret;
+use crate::store::Store;
+use crate::{ImportMode, ImportOptions};
+use serde_json::Value;
+
+/// How to share.
+#[derive(Debug, Clone)]
+pub struct ShareOptions {
+    /// The link host's base URL (`https://…`; `http://127.0.0.1:…` for local tests).
+    pub host: String,
+    /// What to share.
+    pub profile: ShareProfile,
+    /// The patient (needed when the store holds several).
+    pub patient: Option<String>,
+    /// A passcode the recipient must type (flag `P`).
+    pub passcode: Option<Secret>,
+    /// Expiry, epoch seconds.
+    pub exp: Option<i64>,
+    /// Flag `L`: the content may be updated later.
+    pub long_term: bool,
+    /// Flag `U`: one file fetched directly, no manifest (cannot have a passcode).
+    pub direct_file: bool,
+    /// Shown to the recipient (≤ 80 characters; defaults to the profile's).
+    pub label: Option<String>,
+    /// Put the link behind this viewer URL (`https://viewer.example#shlink:/…`).
+    pub viewer: Option<String>,
+    /// Add the whole record as a `.sphr` (inside a FHIR Binary) as a second file.
+    pub include_sphr: bool,
+}
+
+impl ShareOptions {
+    /// Options for sharing `profile` through `host`, everything else default.
+    pub fn new(host: impl Into<String>, profile: ShareProfile) -> Self {
+        ShareOptions {
+            host: host.into(),
+            profile,
+            patient: None,
+            passcode: None,
+            exp: None,
+            long_term: false,
+            direct_file: false,
+            label: None,
+            viewer: None,
+            include_sphr: false,
+        }
+    }
+}
+
+/// A link that was shared, with what is needed to manage it.
+#[derive(Debug, Clone)]
+pub struct SharedLink {
+    /// The `shlink:/…` URI (or the viewer URL holding it): what the QR code shows.
+    pub uri: Secret,
+    /// The host's base URL.
+    pub host: String,
+    /// The link's id on the host.
+    pub id: String,
+    /// The bearer token that revokes the link and lists its accesses; keep it private.
+    pub management_token: Secret,
+    /// Expiry, epoch seconds.
+    pub exp: Option<i64>,
+    /// The flags (`L`, `P`, `LP`, `U`, `LU`).
+    pub flag: Option<String>,
+    /// The label.
+    pub label: String,
+    /// How many files the link carries.
+    pub files: usize,
+}
+
+fn flags(o: &ShareOptions) -> Option<String> {
+    let mut f = String::new();
+    if o.long_term {
+        f.push('L');
+    }
+    if o.passcode.is_some() {
+        f.push('P');
+    }
+    if o.direct_file {
+        f.push('U');
+    }
+    (!f.is_empty()).then_some(f)
+}
+
+impl Store {
+    /// Builds, encrypts, uploads and links the content of `opts.profile`. Blocks on the
+    /// network; call off the main thread.
+    pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
+        let patient = match &opts.patient {
+            Some(p) => p.trim_start_matches("Patient/").to_string(),
+            None => {
+                let ids = self.patient_ids()?;
+                match ids.as_slice() {
+                    [one] => one.clone(),
+                    [] => {
+                        return Err(Error::NotFound(
+                            "the store holds no Patient to share".into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(Error::param(
+                            "patient",
+                            format!("required: the store holds {} patients", ids.len()),
+                        ));
+                    }
+                }
+            }
+        };
+        if opts.direct_file && opts.passcode.is_some() {
+            return Err(Error::param(
+                "passcode",
+                "a direct-file (U) link cannot have a passcode",
+            ));
+        }
+        let mut files = build(self, &patient, &opts.profile)?;
+        if opts.include_sphr {
+            files.push(sphr_binary(self, &patient)?);
+        }
+        if opts.direct_file && files.len() != 1 {
+            return Err(Error::param(
+                "single_use",
+                "a direct-file (U) link carries exactly one file",
+            ));
+        }
+        let label = opts
+            .label
+            .clone()
+            .unwrap_or_else(|| opts.profile.default_label().to_string());
+        let flag = flags(opts);
+        let key_text = generate_key();
+        let draft = ShlPayload {
+            url: "https://x/".into(),
+            flag: flag.clone(),
+            key: key_text.clone(),
+            label: Some(label.clone()),
+            exp: opts.exp,
+            v: None,
+        };
+        draft.validate()?;
+        let key = draft.key_bytes()?;
+        let client = HttpClient::new();
+        let created = client.create_link(
+            &opts.host,
+            opts.passcode.as_ref().map(Secret::expose),
+            opts.exp,
+            Some(&label),
+            flag.as_deref(),
+        )?;
+        for f in &files {
+            let jwe = encrypt(&f.bytes, &key, &f.content_type, Compress::IfSmaller)?;
+            client.upload(
+                &opts.host,
+                &created.id,
+                &created.management_token,
+                &f.content_type,
+                &jwe,
+            )?;
+        }
+        let payload = ShlPayload {
+            url: created.url.clone(),
+            ..draft
+        };
+        payload.validate()?;
+        let uri = match &opts.viewer {
+            Some(v) => payload.encode_with_viewer(v),
+            None => payload.encode(),
+        };
+        Ok(SharedLink {
+            uri: Secret::new(uri),
+            host: opts.host.clone(),
+            id: created.id,
+            management_token: Secret::new(created.management_token),
+            exp: opts.exp,
+            flag,
+            label,
+            files: files.len(),
+        })
+    }
+
+    /// Imports what a link delivered: FHIR JSON as records, a `Binary` holding a zip as a
+    /// `.sphr`. Provenance names the link's host and label, never the key.
+    pub fn import_received(
+        &mut self,
+        received: &Received,
+        opts: &ImportOptions,
+        progress: &dyn ProgressListener,
+    ) -> Result<ImportReport> {
+        let mut sources = Vec::new();
+        for (n, f) in received.files.iter().enumerate() {
+            let name = format!(
+                "SMART Health Link from {} ({}), file {}",
+                received.host,
+                received.label.as_deref().unwrap_or("no label"),
+                n + 1
+            );
+            if !f.content_type.starts_with("application/fhir+json")
+                && f.content_type != "application/json"
+            {
+                return Err(ShlError::UnsupportedContent(format!(
+                    "{} files are not imported",
+                    f.content_type
+                ))
+                .into());
+            }
+            match zip_in_binary(&f.bytes) {
+                Some(zip) => sources.push(ImportSource::from_bytes(format!("{name}.sphr"), zip)),
+                None => sources.push(ImportSource::from_bytes(name, f.bytes.clone())),
+            }
+        }
+        self.import(sources, opts, progress)
+    }
+}
+
+fn zip_in_binary(bytes: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    if v.get("resourceType")?.as_str()? != "Binary"
+        || v.get("contentType")?.as_str()? != "application/zip"
+    {
+        return None;
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.get("data")?.as_str()?)
+        .ok()
+}
+
+/// What opening a link returned.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The link's label, if any.
+    pub label: Option<String>,
+    /// The host (scheme, name and port) the files came from.
+    pub host: String,
+    /// The decrypted files.
+    pub files: Vec<ReceivedFile>,
+}
+
+/// Opens `link` (bare `shlink:/…` or a viewer URL) as `recipient`. Blocks on the network.
+pub fn open_link(link: &str, recipient: &str, passcode: Option<&Secret>) -> Result<Received> {
+    let payload = ShlPayload::decode(link)?;
+    if payload.version() != 1 {
+        return Err(ShlError::InvalidPayload(format!(
+            "protocol version {} is not supported",
+            payload.version()
+        ))
+        .into());
+    }
+    if payload.is_expired(crate::fhir::date::now_ms() / 1000) {
+        return Err(ShlError::LinkExpired.into());
+    }
+    if recipient.trim().is_empty() {
+        return Err(Error::param(
+            "recipient",
+            "say who is opening the link (shown to the sharer)",
+        ));
+    }
+    let files = HttpClient::new().fetch_files(
+        &payload,
+        recipient,
+        passcode.map(Secret::expose),
+        DEFAULT_MAX_PLAINTEXT,
+    )?;
+    let host = payload
+        .url
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| {
+            u.authority()
+                .map(|a| format!("{}://{a}", u.scheme_str().unwrap_or("https")))
+        })
+        .unwrap_or_else(|| "unknown host".into());
+    Ok(Received {
+        label: payload.label.clone(),
+        host,
+        files,
+    })
+}
+
+/// Revokes a shared link.
+pub fn revoke(link: &SharedLink) -> Result<()> {
+    Ok(HttpClient::new().revoke(&link.host, &link.id, link.management_token.expose())?)
+}
+
+/// Who opened a shared link, and when.
+pub fn accesses(link: &SharedLink) -> Result<Vec<Access>> {
+    Ok(HttpClient::new().accesses(&link.host, &link.id, link.management_token.expose())?)
+}
+
+/// Validate-mode options for previewing what a received link would import.
+pub fn preview_options() -> ImportOptions {
+    ImportOptions {
+        mode: ImportMode::Validate,
+        ..ImportOptions::default()
+    }
+}
