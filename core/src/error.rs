@@ -41,6 +41,12 @@ pub enum Error {
     /// An import was aborted on purpose (conflict policy `fail`); nothing was written.
     #[error("import aborted, nothing was written: {0}")]
     ImportAborted(String),
+    /// The store file is encrypted and was opened without a key.
+    #[error("this store is encrypted: open it with its key")]
+    KeyRequired,
+    /// The key does not open the store (or the file is not a phrkit store).
+    #[error("wrong key for this store (or the file is not an encrypted phrkit store)")]
+    WrongKey,
     /// The `.sphr` archive is encrypted and no passphrase was given.
     #[error("this .sphr archive is encrypted: a passphrase is required")]
     PassphraseRequired,

@@ -130,7 +130,16 @@ fn phr_is_the_same_content_as_ndjson() {
     import_default(&mut s, &ndjson(&record()));
     let (a, _) = export(&s, &[("outputFormat", "ndjson")]);
     let (b, summary) = export(&s, &[("outputFormat", "phr")]);
-    assert_eq!(ids(&lines(&a)[1..]), ids(&lines(&b)[1..]));
+    let record = |t: &str| {
+        let mut v = ids(&lines(t)[1..]);
+        v.retain(|id| !id.starts_with("AuditEvent/"));
+        v
+    };
+    assert_eq!(
+        record(&a),
+        record(&b),
+        "the same record (the second also lists the first export in its log)"
+    );
     assert!(summary.file_name.ends_with(".phr"));
     assert_eq!(summary.media_type, "application/x-ndjson");
 }

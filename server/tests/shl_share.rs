@@ -114,10 +114,28 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
     );
     assert!(!report.sources[0].name.contains(&payload.key));
 
-    let seen = accesses(&link).unwrap();
+    let seen = phone.sync_accesses(&link).unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].recipient, "City Pharmacy");
-    revoke(&link).unwrap();
+    phone.sync_accesses(&link).unwrap();
+    phone.revoke_link(&link).unwrap();
+    let log = phone.access_log(None).unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["share-revoked", "link-accessed", "share-created"],
+        "one entry each; syncing twice adds nothing"
+    );
+    assert_eq!(log[1].who, "City Pharmacy");
+    assert!(
+        log.iter()
+            .all(|e| !e.description.contains(&payload.key) && !e.description.contains(&link.id)),
+        "no key or link id in the log"
+    );
+    assert!(
+        accesses(&link).is_ok() && revoke(&link).is_ok(),
+        "the unlogged calls still work"
+    );
     assert!(matches!(
         open_link(
             link.uri.expose(),

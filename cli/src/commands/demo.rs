@@ -9,8 +9,9 @@ use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, generate};
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
-use phrkit::shl::share::{ShareOptions, accesses, open_link, revoke};
+use phrkit::shl::share::{ShareOptions, open_link};
 use phrkit::sphr::Secret;
+use phrkit::store::crypto::StoreKey;
 use phrkit::{ExportRequest, ImportOptions, OutputFormat, Store};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -66,7 +67,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         2,
         "The phone imports it into its embedded store (validated, deduplicated, one transaction)",
     );
-    let mut phone = Store::open(dir.join("phone.db"))?;
+    // On a phone the app keeps this key in the Android Keystore / iOS Keychain.
+    let mut key = [0u8; 32];
+    rand_key(&mut key);
+    let mut phone = Store::open_encrypted(dir.join("phone.db"), &StoreKey::Raw(key))?;
+    println!("(the phone's store is encrypted with SQLCipher; the file alone reveals nothing)");
     let report = import_files(
         &mut phone,
         std::slice::from_ref(&record),
@@ -106,6 +111,17 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             summary.file_name
         );
         if let Some(passphrase) = summary.passphrase.clone() {
+            if !summary.excluded.is_empty() {
+                let parts: Vec<String> = summary
+                    .excluded
+                    .iter()
+                    .map(|(c, n)| format!("{c} {n}"))
+                    .collect();
+                println!(
+                    "        sensitive resources left out unless the patient opts in: {}",
+                    parts.join(", ")
+                );
+            }
             println!(
                 "        {} documents inside, AES-256 encrypted; generated passphrase (shown once): {}",
                 summary.documents,
@@ -202,13 +218,17 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
     for (ty, n) in pharmacy.stats()?.by_type {
         println!("  {ty:<20} {n}");
     }
-    for a in accesses(&link)? {
+    phone.sync_accesses(&link)?;
+    phone.revoke_link(&link)?;
+    println!("the patient's access log (phrkit log), newest first:");
+    for e in phone.access_log(Some(&link.patient))?.iter().take(4) {
         println!(
-            "the patient's access log: {} opened it at {}",
-            a.recipient, a.time
+            "  {}  {:<14} {}",
+            &e.recorded[..19],
+            e.action,
+            e.description
         );
     }
-    revoke(&link)?;
     match open_link(
         link.uri.expose(),
         "City Pharmacy",
@@ -219,6 +239,15 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
     }
     host.shutdown();
     Ok(())
+}
+
+/// Fills `key` from the OS random number generator (via a fresh SHL key: 32 random bytes).
+fn rand_key(key: &mut [u8; 32]) {
+    let text = phrkit::shl::link::generate_key();
+    let payload = phrkit::shl::link::ShlPayload::new("https://x/", text);
+    if let Ok(bytes) = payload.key_bytes() {
+        *key = bytes;
+    }
 }
 
 /// A small file with the defects real PHR files carry.

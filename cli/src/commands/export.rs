@@ -41,6 +41,13 @@ pub struct ExportArgs {
     /// sphr: generate a strong passphrase and print it once (the default without a file).
     #[arg(long)]
     pub generate_passphrase: bool,
+    /// Sensitive categories to include (mental-health, substance-use, sexual-health, hiv,
+    /// restricted, or all); by default they are left out and counted.
+    #[arg(long)]
+    pub include_sensitive: Option<String>,
+    /// Show what the export would contain, and write nothing.
+    #[arg(long)]
+    pub preview: bool,
     /// sphr: write a plain, unencrypted zip (only when the file is protected otherwise).
     #[arg(long, conflicts_with = "generate_passphrase")]
     pub no_encryption: bool,
@@ -65,6 +72,8 @@ impl ExportArgs {
         );
         let mut req = ExportRequest::from_params(params)?;
         req.encrypt = !self.no_encryption;
+        req.include_sensitive =
+            crate::commands::share::sensitive_categories(self.include_sensitive.as_deref())?;
         Ok(req)
     }
 }
@@ -108,7 +117,7 @@ pub fn export_to(
 
 /// `phrkit export`.
 pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&a.store.db)?;
+    let store = a.store.open()?;
     let mut req = a.request()?;
     req.passphrase = a
         .passphrase_file
@@ -123,6 +132,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
         "{} resources of Patient/{} as {} ({}), {} bytes → {to}",
         summary.resources, summary.patient, summary.format, summary.media_type, summary.bytes
     );
+    crate::commands::share::print_excluded(&summary.excluded);
     if summary.format == OutputFormat::Sphr {
         eprintln!(
             "{} documents inside; entries AES-256 encrypted: {}",

@@ -125,8 +125,7 @@ fn options(p: &PipelineArgs, mode: ImportMode) -> ImportOptions {
 
 /// `phrkit import`.
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&a.store.db)
-        .with_context(|| format!("cannot open store {}", a.store.db.display()))?;
+    let mut store = a.store.open()?;
     let passphrase = a
         .pipeline
         .passphrase_file

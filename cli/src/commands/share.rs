@@ -8,7 +8,7 @@ use crate::StoreArgs;
 use crate::commands::import::{PipelineArgs, print_report, read_passphrase};
 use anyhow::Context;
 use phrkit::shl::content::ShareProfile;
-use phrkit::shl::share::{ShareOptions, SharedLink, accesses, open_link, revoke};
+use phrkit::shl::share::{ShareOptions, SharedLink, open_link};
 use phrkit::sphr::Secret;
 use phrkit::{ImportOptions, Store};
 use serde_json::json;
@@ -68,6 +68,63 @@ pub struct ShareArgs {
     /// Where to keep the management handle (host, id, token) for revoke/accesses.
     #[arg(long, default_value = "phrkit-share.json")]
     pub manage_file: PathBuf,
+    /// Sensitive categories to share too (mental-health, substance-use, sexual-health, hiv,
+    /// restricted, or all); by default they stay on the device.
+    #[arg(long)]
+    pub include_sensitive: Option<String>,
+    /// Show what the link would carry, and share nothing.
+    #[arg(long)]
+    pub preview: bool,
+}
+
+/// Parses `--include-sensitive` (comma list or `all`).
+pub fn sensitive_categories(
+    arg: Option<&str>,
+) -> anyhow::Result<Vec<phrkit::sensitivity::Category>> {
+    let Some(list) = arg else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        if code == "all" {
+            return Ok(phrkit::sensitivity::Category::ALL.to_vec());
+        }
+        out.push(phrkit::sensitivity::Category::from_code(code).with_context(|| {
+            format!("`{code}` is not one of: mental-health, substance-use, sexual-health, hiv, restricted, all")
+        })?);
+    }
+    Ok(out)
+}
+
+/// Prints a preview: counts by type, what stays home, the date span.
+pub fn print_preview(p: &phrkit::export::Preview) {
+    for (ty, n) in &p.by_type {
+        println!("  {ty:<24} {n}");
+    }
+    println!(
+        "{} resources{}",
+        p.resources,
+        match (&p.earliest, &p.latest) {
+            (Some(a), Some(b)) => format!(
+                ", clinical dates {} to {}",
+                &a[..10.min(a.len())],
+                &b[..10.min(b.len())]
+            ),
+            _ => String::new(),
+        }
+    );
+    print_excluded(&p.excluded);
+}
+
+/// Says what was left out as sensitive, if anything.
+pub fn print_excluded(excluded: &std::collections::BTreeMap<String, u64>) {
+    if !excluded.is_empty() {
+        let parts: Vec<String> = excluded.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        println!(
+            "left out as sensitive (opt in with --include-sensitive): {}",
+            parts.join(", ")
+        );
+    }
 }
 
 /// `30m`, `12h`, `7d` → seconds.
@@ -100,7 +157,7 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 
 /// `phrkit share`.
 pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&a.store.db)?;
+    let store = a.store.open()?;
     let mut profile: ShareProfile = a.profile.parse()?;
     if let ShareProfile::Custom { types, start, end } = &mut profile {
         *types = a
@@ -129,7 +186,13 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
     opts.label = a.label.clone();
     opts.viewer = a.viewer.clone();
     opts.include_sphr = a.include_sphr;
+    opts.include_sensitive = sensitive_categories(a.include_sensitive.as_deref())?;
+    if a.preview {
+        print_preview(&store.preview_share(&opts)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let link = store.share(&opts)?;
+    print_excluded(&link.excluded);
     let uri = link.uri.expose();
     println!("{}", phrkit::shl::qr::terminal(uri)?);
     println!("{uri}");
@@ -140,7 +203,7 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(p, phrkit::shl::qr::svg(uri)?)?;
     }
     let handle = json!({"host": link.host, "id": link.id, "managementToken": link.management_token.expose(),
-        "label": link.label, "exp": link.exp, "flag": link.flag});
+        "label": link.label, "exp": link.exp, "flag": link.flag, "patient": link.patient});
     write_private(&a.manage_file, &handle.to_string())?;
     eprintln!(
         "shared {} file(s) as \"{}\"{}; management handle in {} (phrkit revoke / phrkit accesses)",
@@ -158,6 +221,8 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
 /// Options of `phrkit revoke` and `phrkit accesses`.
 #[derive(clap::Args)]
 pub struct ManageArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// The management handle `phrkit share` wrote.
     #[arg(long, default_value = "phrkit-share.json")]
     pub manage_file: PathBuf,
@@ -182,19 +247,24 @@ fn load_handle(path: &Path) -> anyhow::Result<SharedLink> {
         flag: v["flag"].as_str().map(str::to_string),
         label: v["label"].as_str().unwrap_or_default().to_string(),
         files: 0,
+        excluded: Default::default(),
+        patient: field("patient")?,
     })
 }
 
 /// `phrkit revoke`.
 pub fn revoke_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
-    revoke(&load_handle(&a.manage_file)?)?;
-    eprintln!("revoked: the link no longer opens");
+    a.store.open()?.revoke_link(&load_handle(&a.manage_file)?)?;
+    eprintln!("revoked: the link no longer opens (recorded in the access log)");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `phrkit accesses`.
 pub fn accesses_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
-    let list = accesses(&load_handle(&a.manage_file)?)?;
+    let list = a
+        .store
+        .open()?
+        .sync_accesses(&load_handle(&a.manage_file)?)?;
     if list.is_empty() {
         println!("nobody has opened this link");
     }

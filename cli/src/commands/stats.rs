@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// Prints what the store holds.
 pub fn run(a: StoreArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&a.db)?;
+    let store = a.open()?;
     print_stats(&store)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -50,13 +50,83 @@ pub struct ExportSummary {
     pub documents: u64,
     /// The passphrase phrkit generated for a `.sphr` (shown once; not stored anywhere).
     pub passphrase: Option<Secret>,
+    /// Resources left out as sensitive, per category code: nothing disappears silently.
+    pub excluded: BTreeMap<String, u64>,
+}
+
+/// What an export or share would contain, computed without producing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// Resources per type (the cover page not counted).
+    pub by_type: BTreeMap<String, u64>,
+    /// All resources.
+    pub resources: u64,
+    /// Resources that would be left out as sensitive, per category code.
+    pub excluded: BTreeMap<String, u64>,
+    /// Earliest clinical date in the selection (RFC 3339), if any.
+    pub earliest: Option<String>,
+    /// Latest clinical date in the selection (RFC 3339), if any.
+    pub latest: Option<String>,
 }
 
 impl Store {
+    /// What `req` would export — counts by type, sensitive categories left out, date span —
+    /// without writing anything (and without an access-log entry).
+    pub fn preview_export(&self, req: &ExportRequest) -> Result<Preview> {
+        req.check()?;
+        let plan = select::plan(self, req)?;
+        let (earliest, latest): (Option<i64>, Option<i64>) = self.conn.query_row(
+            &format!(
+                "SELECT min(date_start), max(CASE WHEN date_end = {} THEN date_start ELSE date_end - 1 END)
+                 FROM resource_version WHERE {} AND date_start IS NOT NULL",
+                i64::MAX,
+                plan.condition
+            ),
+            rusqlite::params_from_iter(plan.args.iter()),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let fmt = |ms: Option<i64>| {
+            ms.filter(|m| *m > i64::MIN)
+                .map(crate::fhir::date::format_instant)
+        };
+        Ok(Preview {
+            resources: plan.total(),
+            by_type: plan.counts.clone(),
+            excluded: plan.excluded.clone(),
+            earliest: fmt(earliest),
+            latest: fmt(latest),
+        })
+    }
+
     /// Writes the export `req` asks for to `out`. Blocks; call off the main thread.
     /// Parameter problems (unknown patient, two patients and none chosen…) are errors before
     /// anything is written. For `sphr`, a generated passphrase comes back in the summary.
     pub fn export(
+        &self,
+        req: &ExportRequest,
+        out: &mut dyn Write,
+        progress: &dyn ProgressListener,
+    ) -> Result<ExportSummary> {
+        let summary = self.export_unlogged(req, out, progress)?;
+        let excluded: Vec<String> = summary
+            .excluded
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        self.record_audit(
+            &summary.patient,
+            &crate::audit::AuditAction::Export {
+                format: summary.format.code().to_string(),
+                resources: summary.resources,
+                excluded: excluded.join(", "),
+            },
+        )?;
+        Ok(summary)
+    }
+
+    /// [`Store::export`] without the access-log entry: for exports that are part of a
+    /// larger logged operation (a share logs the share, not its parts).
+    pub(crate) fn export_unlogged(
         &self,
         req: &ExportRequest,
         out: &mut dyn Write,
@@ -141,6 +211,7 @@ impl Store {
             file_name: file_name(&plan.patient_json, &now, format),
             documents: docs.files.len() as u64,
             passphrase: None,
+            excluded: plan.excluded.clone(),
         };
         Ok((summary, docs.files))
     }

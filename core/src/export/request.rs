@@ -33,6 +33,9 @@ pub struct ExportRequest {
     pub passphrase: Option<crate::sphr::Secret>,
     /// `.sphr` only: AES-256 encrypt the entries (default); false writes a plain zip.
     pub encrypt: bool,
+    /// Sensitive categories the patient chose to include (all others are left out, unless an
+    /// active Consent in the record permits them).
+    pub include_sensitive: Vec<crate::sensitivity::Category>,
 }
 
 impl Default for ExportRequest {
@@ -48,6 +51,7 @@ impl Default for ExportRequest {
             timestamp: None,
             passphrase: None,
             encrypt: true,
+            include_sensitive: Vec::new(),
         }
     }
 }
@@ -74,6 +78,20 @@ impl ExportRequest {
                         }
                         if !req.types.iter().any(|t| t == ty) {
                             req.types.push(ty.to_string());
+                        }
+                    }
+                }
+                "includeSensitive" => {
+                    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                        if code == "all" {
+                            req.include_sensitive = crate::sensitivity::Category::ALL.to_vec();
+                            continue;
+                        }
+                        let cat = crate::sensitivity::Category::from_code(code).ok_or_else(|| {
+                            Error::param("includeSensitive", format!("`{code}` is not one of: mental-health, substance-use, sexual-health, hiv, restricted, all"))
+                        })?;
+                        if !req.include_sensitive.contains(&cat) {
+                            req.include_sensitive.push(cat);
                         }
                     }
                 }

@@ -11,6 +11,7 @@
 use super::ExportRequest;
 use crate::error::{Error, Result};
 use crate::fhir::compartment::is_compartment_type;
+use crate::sensitivity::{self, Category};
 use crate::store::Store;
 use rusqlite::types::Value as SqlValue;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,6 +27,8 @@ pub(crate) struct Plan {
     pub counts: BTreeMap<String, u64>,
     /// Shared resources as `(type, id)`, sorted.
     pub shared: Vec<(String, String)>,
+    /// Resources left out as sensitive, per category code (one resource may count in two).
+    pub excluded: BTreeMap<String, u64>,
 }
 
 impl Plan {
@@ -85,6 +88,7 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         args.push(since.into());
     }
 
+    let excluded = exclude_sensitive(store, &patient, req, &mut condition, &args)?;
     let conn = &store.conn;
     let mut counts = BTreeMap::new();
     counts.insert("Patient".to_string(), 1);
@@ -152,5 +156,47 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         args,
         counts,
         shared,
+        excluded,
     })
+}
+
+/// Adds the sensitive-data filter to `condition` (categories neither chosen by the caller
+/// nor permitted by an active Consent) and counts what it leaves out, per category.
+fn exclude_sensitive(
+    store: &Store,
+    patient: &str,
+    req: &ExportRequest,
+    condition: &mut String,
+    args: &[SqlValue],
+) -> Result<BTreeMap<String, u64>> {
+    let search = crate::store::Search {
+        patient: Some(patient.to_string()),
+        types: vec!["Consent".into()],
+        ..Default::default()
+    };
+    let consents: Vec<serde_json::Value> = store
+        .search(&search)?
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.json).ok())
+        .collect();
+    let mut allowed = req.include_sensitive.clone();
+    allowed.extend(sensitivity::consented(&consents));
+    let left_out = sensitivity::mask(&Category::ALL) & !sensitivity::mask(&allowed);
+    let mut excluded = BTreeMap::new();
+    if left_out == 0 {
+        return Ok(excluded);
+    }
+    let mut st = store.conn.prepare(&format!(
+        "SELECT sensitive, count(*) FROM resource_version
+         WHERE {condition} AND (sensitive & {left_out}) <> 0 GROUP BY sensitive"
+    ))?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let (mask, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+        for cat in sensitivity::categories(mask & left_out) {
+            *excluded.entry(cat.code().to_string()).or_insert(0) += n as u64;
+        }
+    }
+    condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
+    Ok(excluded)
 }

@@ -520,6 +520,7 @@ impl<'t> Applier<'t> {
                 refs: &d.refs,
                 run: Some(self.run),
                 json: &d.json,
+                sensitive: d.sensitive,
             },
         )?;
         write::add_identifiers(self.conn, &c.ty, &c.id, &d.identifiers)?;

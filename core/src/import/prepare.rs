@@ -82,6 +82,8 @@ pub(crate) struct Derived {
     pub source_updated: Option<i64>,
     /// `meta.versionId` as the source sent it.
     pub source_version: Option<String>,
+    /// Sensitive-data categories (bit mask, see [`crate::sensitivity`]).
+    pub sensitive: i64,
     /// The JSON to store, with `meta.versionId` "1" and the run's `meta.lastUpdated`.
     pub json: String,
 }
@@ -345,6 +347,7 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
     let derived_patient = compartment::patient_of(value);
     let period = clinical::clinical_period(value);
     let identifiers = business_identifiers(value);
+    let sensitive = crate::sensitivity::classify(value);
     set_meta(value, version, now);
     Derived {
         hash,
@@ -354,6 +357,7 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
         identifiers,
         source_updated,
         source_version,
+        sensitive,
         json: value.to_string(),
     }
 }

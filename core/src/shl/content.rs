@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::export::{DEFAULT_BASE_URL, ExportRequest};
 use crate::fhir::reference::literal_targets;
 use crate::progress::NoProgress;
+use crate::sensitivity::{self, Category};
 use crate::store::{Search, Store};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Media type of every file a profile produces.
@@ -137,21 +139,39 @@ fn is_lab(r: &Value) -> bool {
         })
 }
 
-/// Current resources of `types` in the patient's compartment, oldest first.
-fn load(store: &Store, patient: &str, types: &[&str]) -> Result<Vec<Value>> {
-    let search = Search {
-        patient: Some(patient.to_string()),
-        types: types.iter().map(|t| t.to_string()).collect(),
-        ..Default::default()
-    };
-    store
-        .search(&search)?
-        .into_iter()
-        .map(|r| {
-            serde_json::from_str(&r.json)
-                .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))
-        })
-        .collect()
+/// Reads the patient's resources for a profile, leaving out sensitive categories the
+/// patient has not opted in to and counting what it leaves out.
+struct Selector<'s> {
+    store: &'s Store,
+    patient: &'s str,
+    left_out: i64,
+    excluded: std::cell::RefCell<BTreeMap<String, u64>>,
+}
+
+impl Selector<'_> {
+    /// Current resources of `types` in the patient's compartment, oldest first.
+    fn load(&self, types: &[&str]) -> Result<Vec<Value>> {
+        let search = Search {
+            patient: Some(self.patient.to_string()),
+            types: types.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for r in self.store.search(&search)? {
+            if r.sensitive & self.left_out != 0 {
+                let mut excluded = self.excluded.borrow_mut();
+                for cat in sensitivity::categories(r.sensitive & self.left_out) {
+                    *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
+                }
+                continue;
+            }
+            out.push(
+                serde_json::from_str(&r.json)
+                    .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?,
+            );
+        }
+        Ok(out)
+    }
 }
 
 /// The most recent `n` of `items` (they arrive oldest first).
@@ -250,8 +270,57 @@ fn ips_section(title: &str, loinc: &str, entries: &[Value]) -> Value {
     s
 }
 
-/// Builds the files a link of `profile` carries for `patient`.
-pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec<ShareFile>> {
+/// What a profile produced: the files, and what was left out as sensitive.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    /// The files to share.
+    pub files: Vec<ShareFile>,
+    /// Resources left out as sensitive, per category code.
+    pub excluded: BTreeMap<String, u64>,
+}
+
+/// Builds the files a link of `profile` carries for `patient`, leaving out sensitive
+/// categories not in `include` (nor permitted by an active Consent).
+pub fn build(
+    store: &Store,
+    patient: &str,
+    profile: &ShareProfile,
+    include: &[Category],
+) -> Result<Built> {
+    let consents: Vec<Value> = store
+        .search(&Search {
+            patient: Some(patient.to_string()),
+            types: vec!["Consent".into()],
+            ..Default::default()
+        })?
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.json).ok())
+        .collect();
+    let mut allowed = include.to_vec();
+    allowed.extend(sensitivity::consented(&consents));
+    let sel = Selector {
+        store,
+        patient,
+        left_out: sensitivity::mask(&Category::ALL) & !sensitivity::mask(&allowed),
+        excluded: Default::default(),
+    };
+    let files = build_files(&sel, profile, include)?;
+    Ok(Built {
+        files: files.0,
+        excluded: files.1.unwrap_or_else(|| sel.excluded.into_inner()),
+    })
+}
+
+/// Files, and the exclusion counts when a `$phr-export` built them.
+type FilesAndExclusions = (Vec<ShareFile>, Option<BTreeMap<String, u64>>);
+
+/// The files, and (for profiles built on `$phr-export`) the export's own exclusion counts.
+fn build_files(
+    sel: &Selector<'_>,
+    profile: &ShareProfile,
+    include: &[Category],
+) -> Result<FilesAndExclusions> {
+    let (store, patient) = (sel.store, sel.patient);
     let now = crate::fhir::date::format_instant(crate::fhir::date::now_ms());
     let patient_resource: Value = serde_json::from_str(&store.require("Patient", patient)?.json)
         .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?;
@@ -259,76 +328,72 @@ pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec
         content_type: FHIR_JSON.into(),
         bytes: v.to_string().into_bytes(),
     };
-    let collection = |selected: Vec<Value>| -> Result<Vec<ShareFile>> {
+    let collection = |selected: Vec<Value>| -> Result<FilesAndExclusions> {
         let mut all = vec![patient_resource.clone()];
         let shared = referenced_shared(store, &selected)?;
         all.extend(selected);
         all.extend(shared);
-        Ok(vec![file(bundle("collection", all, &now))])
+        Ok((vec![file(bundle("collection", all, &now))], None))
     };
-    let meds = |store: &Store| -> Result<Vec<Value>> {
-        Ok(load(
-            store,
-            patient,
-            &["MedicationRequest", "MedicationStatement"],
-        )?
-        .into_iter()
-        .filter(active_medication)
-        .collect())
+    let meds = || -> Result<Vec<Value>> {
+        Ok(sel
+            .load(&["MedicationRequest", "MedicationStatement"])?
+            .into_iter()
+            .filter(active_medication)
+            .collect())
     };
-    let allergies = |store: &Store| -> Result<Vec<Value>> {
-        Ok(load(store, patient, &["AllergyIntolerance"])?
+    let allergies = || -> Result<Vec<Value>> {
+        Ok(sel
+            .load(&["AllergyIntolerance"])?
             .into_iter()
             .filter(active_allergy)
             .collect())
     };
+    let labs = || -> Result<Vec<Value>> {
+        Ok(latest_per_code(
+            sel.load(&["Observation"])?
+                .into_iter()
+                .filter(is_lab)
+                .collect(),
+            30,
+        ))
+    };
+    let problems = || -> Result<Vec<Value>> {
+        Ok(sel
+            .load(&["Condition"])?
+            .into_iter()
+            .filter(active_condition)
+            .collect())
+    };
     match profile {
         ShareProfile::Pharmacy => {
-            let mut sel = meds(store)?;
-            sel.extend(allergies(store)?);
-            collection(sel)
+            let mut picked = meds()?;
+            picked.extend(allergies()?);
+            collection(picked)
         }
         ShareProfile::Travel => {
-            let mut sel = load(store, patient, &["Immunization"])?;
-            sel.extend(allergies(store)?);
-            collection(sel)
+            let mut picked = sel.load(&["Immunization"])?;
+            picked.extend(allergies()?);
+            collection(picked)
         }
         ShareProfile::Referral => {
-            let mut sel: Vec<Value> = load(store, patient, &["Condition"])?
-                .into_iter()
-                .filter(active_condition)
-                .collect();
-            sel.extend(latest(load(store, patient, &["Procedure"])?, 20));
-            sel.extend(latest_per_code(
-                load(store, patient, &["Observation"])?
-                    .into_iter()
-                    .filter(is_lab)
-                    .collect(),
-                30,
-            ));
-            sel.extend(meds(store)?);
-            collection(sel)
+            let mut picked = problems()?;
+            picked.extend(latest(sel.load(&["Procedure"])?, 20));
+            picked.extend(labs()?);
+            picked.extend(meds()?);
+            collection(picked)
         }
         ShareProfile::Emergency => {
-            let allergy = allergies(store)?;
-            let medication = meds(store)?;
-            let problems: Vec<Value> = load(store, patient, &["Condition"])?
-                .into_iter()
-                .filter(active_condition)
-                .collect();
-            let immunizations = load(store, patient, &["Immunization"])?;
-            let results = latest_per_code(
-                load(store, patient, &["Observation"])?
-                    .into_iter()
-                    .filter(is_lab)
-                    .collect(),
-                30,
-            );
-            let procedures = latest(load(store, patient, &["Procedure"])?, 20);
+            let allergy = allergies()?;
+            let medication = meds()?;
+            let active_problems = problems()?;
+            let immunizations = sel.load(&["Immunization"])?;
+            let results = labs()?;
+            let procedures = latest(sel.load(&["Procedure"])?, 20);
             let sections = vec![
                 ips_section("Allergies and Intolerances", "48765-2", &allergy),
                 ips_section("Medication Summary", "10160-0", &medication),
-                ips_section("Problem List", "11450-4", &problems),
+                ips_section("Problem List", "11450-4", &active_problems),
                 ips_section("Immunizations", "11369-6", &immunizations),
                 ips_section("Results", "30954-2", &results),
                 ips_section("History of Procedures", "47519-4", &procedures),
@@ -349,7 +414,7 @@ pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec
             for group in [
                 allergy,
                 medication,
-                problems,
+                active_problems,
                 immunizations,
                 results,
                 procedures,
@@ -360,7 +425,7 @@ pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec
             let mut all = vec![composition, patient_resource.clone()];
             all.extend(selected);
             all.extend(shared);
-            Ok(vec![file(bundle("document", all, &now))])
+            Ok((vec![file(bundle("document", all, &now))], None))
         }
         ShareProfile::Full | ShareProfile::Custom { .. } => {
             let mut params: Vec<(&str, &str)> =
@@ -383,24 +448,27 @@ pub fn build(store: &Store, patient: &str, profile: &ShareProfile) -> Result<Vec
                     params.push(("end", e));
                 }
             }
-            let req = ExportRequest::from_params(params)?;
+            let mut req = ExportRequest::from_params(params)?;
+            req.include_sensitive = include.to_vec();
             let mut out = Vec::new();
-            store.export(&req, &mut out, &NoProgress)?;
-            Ok(vec![ShareFile {
+            let summary = store.export_unlogged(&req, &mut out, &NoProgress)?;
+            let file = ShareFile {
                 content_type: FHIR_JSON.into(),
                 bytes: out,
-            }])
+            };
+            Ok((vec![file], Some(summary.excluded)))
         }
     }
 }
 
 /// The whole record as a `.sphr` (unencrypted: the link's JWE protects it) wrapped in a FHIR
 /// `Binary`, so viewers that do not know `.sphr` still see valid FHIR.
-pub fn sphr_binary(store: &Store, patient: &str) -> Result<ShareFile> {
+pub fn sphr_binary(store: &Store, patient: &str, include: &[Category]) -> Result<ShareFile> {
     let mut req = ExportRequest::from_params([("patient", patient), ("outputFormat", "sphr")])?;
     req.encrypt = false;
+    req.include_sensitive = include.to_vec();
     let mut zip = Vec::new();
-    store.export(&req, &mut zip, &NoProgress)?;
+    store.export_unlogged(&req, &mut zip, &NoProgress)?;
     use base64::Engine;
     let binary = json!({
         "resourceType": "Binary",

@@ -16,6 +16,7 @@ use super::client::{Access, HttpClient, ReceivedFile};
 use super::content::{ShareProfile, build, sphr_binary};
 use super::jwe::{Compress, DEFAULT_MAX_PLAINTEXT, encrypt};
 use super::link::{ShlPayload, generate_key};
+use crate::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::import::{ImportReport, ImportSource};
 use crate::progress::ProgressListener;
@@ -47,6 +48,9 @@ pub struct ShareOptions {
     pub viewer: Option<String>,
     /// Add the whole record as a `.sphr` (inside a FHIR Binary) as a second file.
     pub include_sphr: bool,
+    /// Sensitive categories the patient chose to share (all others are left out, unless an
+    /// active Consent in the record permits them).
+    pub include_sensitive: Vec<crate::sensitivity::Category>,
 }
 
 impl ShareOptions {
@@ -63,6 +67,7 @@ impl ShareOptions {
             label: None,
             viewer: None,
             include_sphr: false,
+            include_sensitive: Vec::new(),
         }
     }
 }
@@ -86,6 +91,10 @@ pub struct SharedLink {
     pub label: String,
     /// How many files the link carries.
     pub files: usize,
+    /// Resources left out as sensitive, per category code.
+    pub excluded: std::collections::BTreeMap<String, u64>,
+    /// The Patient whose record was shared (its id).
+    pub patient: String,
 }
 
 fn flags(o: &ShareOptions) -> Option<String> {
@@ -103,10 +112,44 @@ fn flags(o: &ShareOptions) -> Option<String> {
 }
 
 impl Store {
-    /// Builds, encrypts, uploads and links the content of `opts.profile`. Blocks on the
-    /// network; call off the main thread.
-    pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
-        let patient = match &opts.patient {
+    /// What sharing with `opts` would send — counts by type, sensitive categories left out,
+    /// clinical date span — without contacting the host or logging anything.
+    pub fn preview_share(&self, opts: &ShareOptions) -> Result<crate::export::Preview> {
+        let patient = self.share_patient(opts)?;
+        let built = build(self, &patient, &opts.profile, &opts.include_sensitive)?;
+        let mut preview = crate::export::Preview {
+            excluded: built.excluded,
+            ..Default::default()
+        };
+        let (mut earliest, mut latest) = (i64::MAX, i64::MIN);
+        for f in &built.files {
+            let Ok(bundle) = serde_json::from_slice::<Value>(&f.bytes) else {
+                continue;
+            };
+            for e in bundle["entry"].as_array().into_iter().flatten() {
+                let r = &e["resource"];
+                let ty = r["resourceType"].as_str().unwrap_or_default().to_string();
+                *preview.by_type.entry(ty).or_insert(0) += 1;
+                preview.resources += 1;
+                if let Some(p) = crate::fhir::clinical::clinical_period(r) {
+                    earliest = earliest.min(p.start);
+                    latest = latest.max(if p.end == i64::MAX {
+                        p.start
+                    } else {
+                        p.end - 1
+                    });
+                }
+            }
+        }
+        if earliest <= latest {
+            preview.earliest = Some(crate::fhir::date::format_instant(earliest));
+            preview.latest = Some(crate::fhir::date::format_instant(latest));
+        }
+        Ok(preview)
+    }
+
+    fn share_patient(&self, opts: &ShareOptions) -> Result<String> {
+        Ok(match &opts.patient {
             Some(p) => p.trim_start_matches("Patient/").to_string(),
             None => {
                 let ids = self.patient_ids()?;
@@ -125,16 +168,23 @@ impl Store {
                     }
                 }
             }
-        };
+        })
+    }
+
+    /// Builds, encrypts, uploads and links the content of `opts.profile`. Blocks on the
+    /// network; call off the main thread.
+    pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
+        let patient = self.share_patient(opts)?;
         if opts.direct_file && opts.passcode.is_some() {
             return Err(Error::param(
                 "passcode",
                 "a direct-file (U) link cannot have a passcode",
             ));
         }
-        let mut files = build(self, &patient, &opts.profile)?;
+        let built = build(self, &patient, &opts.profile, &opts.include_sensitive)?;
+        let mut files = built.files;
         if opts.include_sphr {
-            files.push(sphr_binary(self, &patient)?);
+            files.push(sphr_binary(self, &patient, &opts.include_sensitive)?);
         }
         if opts.direct_file && files.len() != 1 {
             return Err(Error::param(
@@ -194,6 +244,21 @@ impl Store {
             flag,
             label,
             files: files.len(),
+            excluded: built.excluded,
+            patient: patient.clone(),
+        })
+        .and_then(|link: SharedLink| {
+            let profile = match &opts.profile {
+                ShareProfile::Custom { .. } => "custom".to_string(),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            let action = AuditAction::ShareCreated {
+                profile,
+                label: link.label.clone(),
+                host: link.host.clone(),
+            };
+            self.record_audit(&link.patient, &action)?;
+            Ok(link)
         })
     }
 
@@ -296,14 +361,44 @@ pub fn open_link(link: &str, recipient: &str, passcode: Option<&Secret>) -> Resu
     })
 }
 
-/// Revokes a shared link.
+/// Revokes a shared link (without logging it: prefer [`Store::revoke_link`]).
 pub fn revoke(link: &SharedLink) -> Result<()> {
     Ok(HttpClient::new().revoke(&link.host, &link.id, link.management_token.expose())?)
 }
 
-/// Who opened a shared link, and when.
+/// Who opened a shared link, and when (without logging it: prefer [`Store::sync_accesses`]).
 pub fn accesses(link: &SharedLink) -> Result<Vec<Access>> {
     Ok(HttpClient::new().accesses(&link.host, &link.id, link.management_token.expose())?)
+}
+
+impl Store {
+    /// Revokes a shared link and records it in the access log.
+    pub fn revoke_link(&self, link: &SharedLink) -> Result<()> {
+        revoke(link)?;
+        self.record_audit(
+            &link.patient,
+            &AuditAction::ShareRevoked {
+                label: link.label.clone(),
+                host: link.host.clone(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Asks the host who opened `link` and records each access in the access log (an
+    /// access already recorded is not recorded twice).
+    pub fn sync_accesses(&self, link: &SharedLink) -> Result<Vec<Access>> {
+        let list = accesses(link)?;
+        for a in &list {
+            let action = AuditAction::LinkAccessed {
+                recipient: a.recipient.clone(),
+                time: a.time.clone(),
+                label: link.label.clone(),
+            };
+            self.record_audit(&link.patient, &action)?;
+        }
+        Ok(list)
+    }
 }
 
 /// Validate-mode options for previewing what a received link would import.

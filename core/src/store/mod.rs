@@ -6,6 +6,7 @@
 //! transaction (see [`crate::import`]). The [`Store`] is `Send` but not `Sync`: use one per
 //! thread, or share it behind a mutex; all calls block, so apps call them off the main thread.
 
+pub mod crypto;
 pub mod schema;
 pub(crate) mod write;
 
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    encrypted: bool,
 }
 
 /// A stored resource version.
@@ -36,6 +38,8 @@ pub struct StoredResource {
     pub deleted: bool,
     /// The resource's JSON as stored (empty for a delete marker).
     pub json: String,
+    /// Its sensitive-data categories (bit mask, see [`crate::sensitivity`]).
+    pub sensitive: i64,
 }
 
 /// A search over current, non-deleted resources.
@@ -83,17 +87,60 @@ pub struct RunInfo {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the plain store at `path` and brings its schema up to date.
+    /// An encrypted store gives [`Error::KeyRequired`]: use [`Store::open_encrypted`].
     /// Blocks; call off the main thread.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
+        Store::open_with(path.as_ref(), None)
+    }
+
+    pub(crate) fn open_with(path: &Path, key: Option<&crypto::StoreKey>) -> Result<Store> {
+        let path = path.to_path_buf();
         let mut conn = Connection::open(&path)?;
+        if let Some(key) = key {
+            crypto::unlock(&conn, key)?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
-        Ok(Store { conn, path })
+        schema::migrate(&mut conn).map_err(|e| match e {
+            Error::Storage(e) => crypto::classify_open_error(e, key.is_some()),
+            other => other,
+        })?;
+        Ok(Store {
+            conn,
+            path,
+            encrypted: key.is_some(),
+        })
+    }
+
+    /// A consistent copy of this plain store in a new file (`VACUUM INTO`), e.g. before a
+    /// risky operation. Encrypted stores are copied with [`crypto::decrypt_store`] /
+    /// [`crypto::encrypt_store`] instead, so a key never has to be kept around.
+    pub fn backup_to(&self, path: impl AsRef<Path>) -> Result<()> {
+        if self.encrypted {
+            return Err(Error::Unsupported(
+                "backup_to copies plain stores only".into(),
+            ));
+        }
+        let path = path.as_ref();
+        if path.exists() {
+            return Err(Error::InvalidInput(
+                "the backup file already exists; choose a new file".into(),
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::InvalidInput("the backup path is not UTF-8".into()))?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
+    /// True when the store file is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
     }
 
     /// The file this store lives in.
@@ -106,7 +153,7 @@ impl Store {
         let r = self
             .conn
             .prepare_cached(
-                "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+                "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
                  WHERE id = ?1 AND type = ?2 AND current = 1",
             )?
             .query_row(params![id, resource_type], row_to_stored)
@@ -117,7 +164,7 @@ impl Store {
     /// Every version of `type/id`, newest first (including delete markers).
     pub fn history(&self, resource_type: &str, id: &str) -> Result<Vec<StoredResource>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
              WHERE id = ?1 AND type = ?2 ORDER BY version DESC",
         )?;
         let rows = st.query_map(params![id, resource_type], row_to_stored)?;
@@ -141,7 +188,7 @@ impl Store {
         mut f: impl FnMut(StoredResource) -> Result<()>,
     ) -> Result<()> {
         let mut sql = String::from(
-            "SELECT type, id, version, last_updated, deleted, json FROM resource_version
+            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
              WHERE current = 1 AND deleted = 0",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -280,5 +327,6 @@ fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
         last_updated: r.get(3)?,
         deleted: r.get::<_, i64>(4)? != 0,
         json: r.get(5)?,
+        sensitive: r.get(6)?,
     })
 }

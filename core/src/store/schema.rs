@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction};
 
 /// Newest schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Brings the database to [`VERSION`], creating it when empty.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -40,6 +40,7 @@ fn upgrade_from(tx: &Transaction, version: i64) -> Result<()> {
     match version {
         0 => tx.execute_batch(V1)?,
         1 => tx.execute_batch(V2)?,
+        2 => upgrade_to_v3(tx)?,
         other => {
             return Err(Error::InvalidInput(format!(
                 "no migration from schema version {other}"
@@ -117,6 +118,36 @@ CREATE TABLE document (
 );
 ";
 
+/// Version 3: each version's sensitive-data categories (a bit mask, see
+/// [`crate::sensitivity`]), computed for the rows already stored, and the export index
+/// extended to cover it.
+fn upgrade_to_v3(tx: &Transaction) -> Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE resource_version ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;",
+    )?;
+    {
+        let mut select = tx.prepare("SELECT row, json FROM resource_version WHERE json <> ''")?;
+        let mut update = tx.prepare("UPDATE resource_version SET sensitive = ?1 WHERE row = ?2")?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let json: String = r.get(1)?;
+            let mask = serde_json::from_str(&json)
+                .map(|v| crate::sensitivity::classify(&v))
+                .unwrap_or(0);
+            if mask != 0 {
+                update.execute(rusqlite::params![mask, r.get::<_, i64>(0)?])?;
+            }
+        }
+    }
+    tx.execute_batch(
+        "DROP INDEX resource_current_by_patient;
+         CREATE INDEX resource_current_by_patient
+             ON resource_version(patient, date_start, type, id, last_updated, run, refs, sensitive)
+             WHERE current = 1 AND deleted = 0;",
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +196,34 @@ mod tests {
         // Running again is a no-op.
         migrate(&mut conn).unwrap();
         assert_eq!(tables(&conn), t);
+    }
+
+    #[test]
+    fn upgrade_from_2_classifies_stored_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Connection::open(dir.path().join("v2.db")).unwrap();
+        old.execute_batch(V1).unwrap();
+        old.execute_batch(V2).unwrap();
+        old.pragma_update(None, "user_version", 2).unwrap();
+        let hiv = r#"{"resourceType":"Condition","id":"c1","meta":{"security":[{"code":"HIV"}]}}"#;
+        old.execute(
+            "INSERT INTO resource_version (type, id, version, current, last_updated, hash, json)
+             VALUES ('Condition', 'c1', 1, 1, 0, x'00', ?1)",
+            [hiv],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let mask: i64 = old
+            .query_row("SELECT sensitive FROM resource_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mask, crate::sensitivity::Category::Hiv.bit());
+        let mut fresh = Connection::open(dir.path().join("fresh.db")).unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(
+            schema_sql(&old),
+            schema_sql(&fresh),
+            "a migrated store equals a new one"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub(crate) struct NewVersion<'a> {
     pub refs: &'a str,
     pub run: Option<i64>,
     pub json: &'a str,
+    pub sensitive: i64,
 }
 
 pub(crate) fn current(conn: &Connection, ty: &str, id: &str) -> Result<Option<Current>> {
@@ -69,8 +70,8 @@ pub(crate) fn insert_version(
     }
     conn.prepare_cached(
         "INSERT INTO resource_version (type, id, version, current, deleted, patient, date_start,
-             date_end, last_updated, source_updated, hash, refs, run, json)
-         VALUES (?1, ?2, ?3, 1, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             date_end, last_updated, source_updated, hash, refs, run, json, sensitive)
+         VALUES (?1, ?2, ?3, 1, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         v.ty,
@@ -84,7 +85,8 @@ pub(crate) fn insert_version(
         v.hash,
         v.refs,
         v.run,
-        v.json
+        v.json,
+        v.sensitive
     ])?;
     Ok(())
 }

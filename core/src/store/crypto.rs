@@ -1,0 +1,153 @@
+//! The encrypted store: the whole SQLite file (and its WAL) encrypted by SQLCipher.
+//!
+//! A key is either 32 raw bytes (what an app keeps in the Android Keystore or iOS Keychain:
+//! no KDF, opening is instant) or a passphrase (SQLCipher derives the key with
+//! PBKDF2-HMAC-SHA512, 256,000 iterations: deliberately slow). phrkit never writes a key to
+//! disk. Opening without a key, or with a wrong one, is a clear error, not "file is not a
+//! database". `rekey` changes the key in place, atomically; [`encrypt_store`] and
+//! [`decrypt_store`] copy a store into a new file with or without encryption, by explicit
+//! call only. Plain stores stay available for tests and desktop use.
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::sphr::Secret;
+use rusqlite::Connection;
+use std::path::Path;
+
+/// The key of an encrypted store. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreKey {
+    /// 32 random bytes, used as the AES-256 key directly.
+    Raw([u8; 32]),
+    /// A passphrase, stretched by SQLCipher's KDF.
+    Passphrase(Secret),
+}
+
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreKey::Raw(_) => "StoreKey::Raw(<redacted>)",
+            StoreKey::Passphrase(_) => "StoreKey::Passphrase(<redacted>)",
+        })
+    }
+}
+
+impl StoreKey {
+    /// Parses key material as given in a key file or environment variable: 64 hex digits are
+    /// a raw key, anything else (non-empty) a passphrase.
+    pub fn parse(text: &str) -> Result<StoreKey> {
+        let t = text.trim_end_matches(['\r', '\n']);
+        if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut key = [0u8; 32];
+            for (i, chunk) in t.as_bytes().chunks(2).enumerate() {
+                let pair = std::str::from_utf8(chunk)
+                    .map_err(|_| Error::InvalidInput("bad key".into()))?;
+                key[i] = u8::from_str_radix(pair, 16)
+                    .map_err(|_| Error::InvalidInput("bad key".into()))?;
+            }
+            return Ok(StoreKey::Raw(key));
+        }
+        if t.is_empty() {
+            return Err(Error::InvalidInput("the key is empty".into()));
+        }
+        Ok(StoreKey::Passphrase(Secret::new(t)))
+    }
+
+    /// The text SQLCipher's `PRAGMA key` / `ATTACH … KEY` takes.
+    fn sql_value(&self) -> String {
+        match self {
+            StoreKey::Raw(bytes) => format!("x'{}'", crate::fhir::hash::to_hex(bytes)),
+            StoreKey::Passphrase(p) => p.expose().to_string(),
+        }
+    }
+}
+
+fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase)
+}
+
+/// Maps "file is not a database" to the error a caller can act on.
+pub(crate) fn classify_open_error(e: rusqlite::Error, keyed: bool) -> Error {
+    if is_not_a_database(&e) {
+        if keyed {
+            Error::WrongKey
+        } else {
+            Error::KeyRequired
+        }
+    } else {
+        Error::Storage(e)
+    }
+}
+
+/// Applies `key` to a fresh connection and proves it works.
+pub(crate) fn unlock(conn: &Connection, key: &StoreKey) -> Result<()> {
+    conn.pragma_update(None, "key", key.sql_value())?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| classify_open_error(e, true))?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) an encrypted store. A wrong key is [`Error::WrongKey`].
+    /// Blocks (a passphrase key is deliberately slow to derive); call off the main thread.
+    pub fn open_encrypted(path: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
+        Store::open_with(path.as_ref(), Some(key))
+    }
+
+    /// Changes the key of this (encrypted) store in place; atomic.
+    pub fn rekey(&mut self, new_key: &StoreKey) -> Result<()> {
+        self.conn.pragma_update(None, "journal_mode", "DELETE")?;
+        let result = self.conn.pragma_update(None, "rekey", new_key.sql_value());
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        result?;
+        Ok(())
+    }
+}
+
+/// Copies the plain store at `plain` into a new encrypted store at `encrypted`.
+pub fn encrypt_store(plain: &Path, encrypted: &Path, key: &StoreKey) -> Result<()> {
+    copy(plain, None, encrypted, Some(key))
+}
+
+/// Copies the encrypted store at `encrypted` into a new plain store at `plain`.
+pub fn decrypt_store(encrypted: &Path, key: &StoreKey, plain: &Path) -> Result<()> {
+    copy(encrypted, Some(key), plain, None)
+}
+
+fn copy(
+    from: &Path,
+    from_key: Option<&StoreKey>,
+    to: &Path,
+    to_key: Option<&StoreKey>,
+) -> Result<()> {
+    if to.exists() {
+        return Err(Error::InvalidInput(
+            "the destination store already exists; choose a new file".into(),
+        ));
+    }
+    let source = Store::open_with(from, from_key)?;
+    let version: i64 = source
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let target_key = to_key.map(StoreKey::sql_value).unwrap_or_default();
+    let to_text = to
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput("the destination path is not UTF-8".into()))?;
+    source.conn.execute(
+        "ATTACH DATABASE ?1 AS target KEY ?2",
+        [to_text, target_key.as_str()],
+    )?;
+    let copied = source
+        .conn
+        .query_row("SELECT sqlcipher_export('target')", [], |_| Ok(()))
+        .and_then(|_| {
+            source
+                .conn
+                .pragma_update(Some("target"), "user_version", version)
+        });
+    source.conn.execute_batch("DETACH DATABASE target")?;
+    copied?;
+    Ok(())
+}
