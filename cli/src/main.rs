@@ -24,6 +24,36 @@ pub struct StoreArgs {
     /// The store file (created if missing).
     #[arg(long, env = "PHRKIT_DB", default_value = "phrkit.db")]
     pub db: PathBuf,
+    /// The store is encrypted with the key in this file (64 hex digits = a raw 32-byte key,
+    /// anything else = a passphrase). Keys never go on the command line; PHRKIT_KEY also works.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The store key, from `--key-file` or the `PHRKIT_KEY` environment variable.
+    pub fn key(&self) -> anyhow::Result<Option<phrkit::store::crypto::StoreKey>> {
+        use anyhow::Context;
+        let text = match (&self.key_file, std::env::var("PHRKIT_KEY")) {
+            (Some(f), _) => std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?,
+            (None, Ok(k)) => k,
+            (None, Err(_)) => return Ok(None),
+        };
+        Ok(Some(phrkit::store::crypto::StoreKey::parse(
+            text.lines().next().unwrap_or_default(),
+        )?))
+    }
+
+    /// Opens the store (encrypted when a key is given).
+    pub fn open(&self) -> anyhow::Result<phrkit::Store> {
+        use anyhow::Context;
+        let store = match self.key()? {
+            Some(k) => phrkit::Store::open_encrypted(&self.db, &k),
+            None => phrkit::Store::open(&self.db),
+        };
+        store.with_context(|| format!("cannot open store {}", self.db.display()))
+    }
 }
 
 #[derive(Subcommand)]
@@ -44,6 +74,14 @@ enum Command {
     Revoke(commands::share::ManageArgs),
     /// Who opened a link you shared, and when.
     Accesses(commands::share::ManageArgs),
+    /// The access log: every export, share and link access, newest first.
+    Log(commands::privacy::LogArgs),
+    /// Copy a plain store into a new encrypted one (key from --key-file or PHRKIT_KEY).
+    EncryptStore(commands::privacy::CopyArgs),
+    /// Copy an encrypted store into a new plain one.
+    DecryptStore(commands::privacy::CopyArgs),
+    /// Change the key of an encrypted store.
+    Rekey(commands::privacy::RekeyArgs),
     /// What the store holds.
     Stats(StoreArgs),
     /// Write a deterministic synthetic record as NDJSON.
@@ -52,6 +90,12 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Benchmarks (not part of the test suite).
     Bench(commands::bench::BenchArgs),
+    /// Serve the record (FHIR $phr-export, $import, /metadata) and SMART Health Links.
+    Serve(commands::serve::ServeArgs),
+    /// Pull a record from a server over HTTP, importing it as it arrives.
+    Pull(commands::remote::PullArgs),
+    /// Push the record to a server's $import over HTTP, streamed.
+    Push(commands::remote::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,10 +109,17 @@ fn main() -> ExitCode {
         Command::Open(a) => commands::share::open(a),
         Command::Revoke(a) => commands::share::revoke_cmd(a),
         Command::Accesses(a) => commands::share::accesses_cmd(a),
+        Command::Log(a) => commands::privacy::log(a),
+        Command::EncryptStore(a) => commands::privacy::encrypt(a),
+        Command::DecryptStore(a) => commands::privacy::decrypt(a),
+        Command::Rekey(a) => commands::privacy::rekey(a),
         Command::Stats(a) => commands::stats::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Serve(a) => commands::serve::run(a),
+        Command::Pull(a) => commands::remote::run_pull(a),
+        Command::Push(a) => commands::remote::run_push(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! streaming, validating, deduplicating pipeline; [`generate`] makes realistic synthetic
 //! records for demos and benchmarks. See `core/src/README.md` for a map of the modules.
 
+pub mod audit;
 pub mod capability;
 pub mod error;
 pub mod export;
@@ -14,6 +15,8 @@ pub mod import;
 pub mod media;
 pub mod ndjson;
 pub mod progress;
+pub mod remote;
+pub mod sensitivity;
 pub mod shl;
 pub mod sphr;
 pub mod store;

@@ -41,6 +41,9 @@ pub struct HostConfig {
     /// Server cap on the length of an `embedded` file; the client's `embeddedLengthMax` can only
     /// lower it. Default 10,000.
     pub embed_cap: usize,
+    /// The FHIR operations (`/metadata`, `$phr-export`, `$import`) on a record store; `None`
+    /// (the default) serves only the SMART Health Link routes.
+    pub fhir: Option<crate::fhir::FhirConfig>,
 }
 
 impl HostConfig {
@@ -54,6 +57,7 @@ impl HostConfig {
             ticket_ttl: Duration::from_secs(60),
             max_upload: DEFAULT_MAX_UPLOAD,
             embed_cap: DEFAULT_EMBED_CAP,
+            fhir: None,
         }
     }
 }

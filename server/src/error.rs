@@ -44,6 +44,12 @@ pub enum ServerError {
     /// The server thread panicked.
     #[error("server thread panicked")]
     ThreadPanicked,
+    /// The record store behind the FHIR operations cannot be opened.
+    #[error("record store: {0}")]
+    Store(#[from] phrkit::Error),
+    /// The FHIR configuration is unusable (an empty token, a bad token file).
+    #[error("configuration: {0}")]
+    Config(&'static str),
 }
 
 /// An HTTP error answer of a route.

@@ -21,12 +21,16 @@
 //!
 //! Management calls answer 404 for an unknown id and 401 for a missing or wrong token.
 //!
+//! With [`HostConfig::fhir`] set, the same process also serves the PHR IG's FHIR operations on a
+//! phrkit record store — `/metadata`, streamed `$phr-export`, streamed `$import` — behind a
+//! bearer token (module `fhir`, which has its own route table).
+//!
 //! Source map, one job per file: `config` (settings), `state` (shared state), `links`
 //! (management routes), `manifest` (public routes), `tickets` (file tickets), `throttle`
 //! (polling limit), `locks` (per-link passcode serialisation), `middleware` (CORS, no-store,
 //! log line), `db` (connections, queries), `schema` (versioned schema), `blobs` (ciphertext
 //! files), `secrets` (random ids, token and passcode hashes), `error` (error types and JSON
-//! error bodies).
+//! error bodies), `fhir/` (the FHIR operations).
 //!
 //! [`start`] runs the host on its own thread and tokio runtime (for tests, demos and apps that
 //! are not async); [`run_forever`] blocks until Ctrl-C (for `phrkit serve`); [`router`] gives the
@@ -36,6 +40,7 @@ mod blobs;
 mod config;
 mod db;
 mod error;
+mod fhir;
 mod links;
 mod locks;
 mod manifest;
@@ -56,15 +61,24 @@ use tokio::sync::oneshot;
 
 pub use config::{DEFAULT_EMBED_CAP, DEFAULT_MAX_UPLOAD, DEFAULT_SERVE_BIND, HostConfig};
 pub use error::ServerError;
+pub use fhir::{
+    ApiToken, DEFAULT_MAX_IMPORT_BYTES, ExportFault, ExportHook, FhirConfig, STORE_FILE,
+    TOKEN_FILE, load_or_create_token,
+};
 pub use links::{DEFAULT_MAX_ATTEMPTS, SHL_CONTENT_TYPES};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{BLOB_DIR, DB_FILE, HostState};
 
-/// The host's axum router (all routes above, with CORS, no-store and logging middleware).
-/// Merge further routes into it before serving.
+/// The host's axum router (all routes above, plus the FHIR operations when configured, with
+/// CORS, no-store and logging middleware). Merge further routes into it before serving.
 pub fn router(state: HostState) -> Router {
     let max_upload = state.inner.max_upload;
-    Router::new()
+    let fhir = state
+        .inner
+        .fhir
+        .clone()
+        .map(|config| fhir::routes(config, state.base_url()));
+    let shl = Router::new()
         .route("/api/shl", post(links::create))
         .route(
             "/api/shl/{id}",
@@ -79,8 +93,10 @@ pub fn router(state: HostState) -> Router {
         )
         .route("/api/shl/{id}/file/{hash}", get(manifest::file))
         .route("/api/shl/{id}/accesses", get(links::accesses))
+        .with_state(state);
+    fhir.into_iter()
+        .fold(shl, Router::merge)
         .layer(axum::middleware::from_fn(middleware::common_headers))
-        .with_state(state)
 }
 
 /// A host running on its own thread, from [`start`]. Dropping it shuts it down too.

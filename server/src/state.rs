@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub max_upload: usize,
     /// Server cap on `embedded` length.
     pub embed_cap: usize,
+    /// The FHIR operations' settings, when the host serves them.
+    pub fhir: Option<crate::fhir::FhirConfig>,
 }
 
 impl HostState {
@@ -52,6 +54,10 @@ impl HostState {
     /// I/O. Errors: the folder cannot be created, the database cannot be opened or is newer.
     pub fn open(config: &HostConfig, base_url: &str) -> Result<HostState, ServerError> {
         std::fs::create_dir_all(&config.data_dir)?;
+        if let Some(fhir) = &config.fhir {
+            // Create or migrate the record store now, so a bad store fails the start.
+            phrkit::Store::open(&fhir.store)?;
+        }
         Ok(HostState {
             inner: Arc::new(Inner {
                 db: Db::open(&config.data_dir.join(DB_FILE))?,
@@ -62,6 +68,7 @@ impl HostState {
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 max_upload: config.max_upload,
                 embed_cap: config.embed_cap,
+                fhir: config.fhir.clone(),
             }),
         })
     }

@@ -28,6 +28,8 @@ enum What {
     /// NDJSON and Bundle export of one patient's record vs the floor (SELECT of the stored
     /// text to /dev/null).
     Export(SizeArgs),
+    /// NDJSON export and import over loopback HTTP vs in-process, with server RSS.
+    Http(super::bench_http::HttpArgs),
     /// One measurement, run by the parent in a fresh process.
     #[command(hide = true)]
     Child(ChildArgs),
@@ -55,6 +57,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     match a.what {
         What::Import(s) => bench_import(s),
         What::Export(s) => bench_export(s),
+        What::Http(h) => super::bench_http::run(h),
         What::Child(c) => child(c),
     }
 }

@@ -1,0 +1,69 @@
+//! `phrkit serve`: one process hosting the SMART Health Link routes and the FHIR operations
+//! (`/metadata`, `$phr-export`, `$import`) on the record store `<data>/phrkit.db`.
+//!
+//! The token comes from `--token-file`, else `PHRKIT_TOKEN`, else `<data>/token`, created on
+//! first start (32 random bytes, mode 0600). The token itself is never printed: the first
+//! start prints a curl example that reads it from its file. Binds 127.0.0.1:8787 by default;
+//! binding another interface is the user's explicit choice.
+
+use anyhow::Context;
+use phrkit_server::{ApiToken, DEFAULT_SERVE_BIND, FhirConfig, HostConfig, STORE_FILE, TOKEN_FILE};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `phrkit serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Data folder: the record store, the SHL host's files and the token.
+    #[arg(long, default_value = "phrkit-data")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value_t = DEFAULT_SERVE_BIND)]
+    pub bind: SocketAddr,
+    /// File holding the API token (default: PHRKIT_TOKEN, else <data>/token, created if missing).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Public base URL used in links and status URLs (default: http://<bind>).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+/// `phrkit serve`: blocks until Ctrl-C.
+pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (token, source, created) = if let Some(file) = &a.token_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        (ApiToken::new(&text)?, file.display().to_string(), false)
+    } else if let Ok(env) = std::env::var("PHRKIT_TOKEN") {
+        (ApiToken::new(&env)?, "PHRKIT_TOKEN".to_string(), false)
+    } else {
+        let (token, created) = phrkit_server::load_or_create_token(&a.data)?;
+        let path = a.data.join(TOKEN_FILE);
+        (token, path.display().to_string(), created)
+    };
+    let mut config = HostConfig::new(&a.data);
+    config.bind = a.bind;
+    config.public_url = a.public_url.clone();
+    config.fhir = Some(FhirConfig::new(a.data.join(STORE_FILE), token));
+    let base = a
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", a.bind));
+    eprintln!(
+        "phrkit serve: {base} (record store {})",
+        a.data.join(STORE_FILE).display()
+    );
+    eprintln!("FHIR operations need `Authorization: Bearer <token>`; the token is in {source}");
+    if created {
+        let file = a.data.join(TOKEN_FILE);
+        eprintln!("a new token was created (readable only by you). Try:");
+        eprintln!("  curl {base}/metadata");
+        eprintln!(
+            "  curl -OJ -H \"Authorization: Bearer $(cat {})\" '{base}/Bundle/$phr-export?outputFormat=phr'",
+            file.display()
+        );
+    }
+    phrkit_server::run_forever(config)?;
+    Ok(ExitCode::SUCCESS)
+}

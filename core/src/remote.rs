@@ -1,0 +1,580 @@
+//! A progressive client for servers that speak the PHR IG's HTTP operations: [`pull`] a
+//! patient's record from `$phr-export` into the local store as the lines arrive, and [`push`]
+//! a local export to a remote `$import`, streamed both ways.
+//!
+//! **Pull** asks for NDJSON and hands the response body straight to [`Store::import`] as an
+//! [`ImportSource`]: the importer parses, validates and writes batches while the download
+//! goes on, so memory is bounded whatever the record's size. Inline OperationOutcome lines
+//! (the server's mid-stream errors) are reported by the importer, never stored.
+//!
+//! **A cut connection keeps what arrived.** The body is read through [`CompleteLines`], which
+//! only ever passes on whole lines. When the transfer fails mid-stream (the server aborts, the
+//! network drops), it drops the partial last line, records the cut ([`Cut`]: bytes and lines
+//! received, bytes dropped) and ends the input cleanly, so the import commits exactly the
+//! complete lines. We chose this over failing the whole run (the importer's rule for local
+//! files) because for a download the lines already received are good data and the
+//! alternative is starting from zero. **Resuming is pulling again:** under `strategy=merge`
+//! lines already stored are `unchanged`, so a second pull completes the record without
+//! duplicates; `_since` can narrow it when the server's clock is trusted.
+//!
+//! **Push** runs the export on the calling thread into a pipe (a bounded channel of 64 KiB
+//! chunks) whose reading end is the request body ureq sends from a second thread. If the
+//! export fails, the pipe reports an error so the upload is aborted, never completed as a
+//! truncated but valid-looking body.
+//!
+//! Both block; call them off the main thread. Tokens are sent only in the `Authorization`
+//! header and appear in no error message.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+use crate::export::{ExportRequest, ExportSummary};
+use crate::import::{ImportOptions, ImportReport, ImportSource};
+use crate::media::OutputFormat;
+use crate::progress::ProgressListener;
+use crate::store::Store;
+
+/// What can go wrong talking to a remote server.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The server answered with an error status; `diagnostics` is its OperationOutcome text.
+    #[error("the server answered {status}: {diagnostics}")]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The first issue's diagnostics, or a short description.
+        diagnostics: String,
+    },
+    /// No answer: connection refused, DNS, TLS, a timeout before the response.
+    #[error("cannot reach the server: {0}")]
+    Transport(String),
+    /// The local store or export failed.
+    #[error(transparent)]
+    Local(#[from] crate::Error),
+}
+
+/// Where a cut transfer stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// Bytes received before the cut.
+    pub bytes_received: u64,
+    /// Complete lines received (all of them were handed to the import).
+    pub lines_kept: u64,
+    /// Bytes of the partial last line, dropped.
+    pub bytes_dropped: u64,
+    /// What the transport said, without any URL or token.
+    pub reason: String,
+}
+
+/// Progress of a pull, as received (before the import has written it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PullProgress {
+    /// Bytes received.
+    pub bytes: u64,
+    /// The body's size when the server sent `Content-Length`.
+    pub total_bytes: Option<u64>,
+    /// Complete lines (resources, and any inline OperationOutcome) received.
+    pub resources: u64,
+    /// Complete lines per `resourceType`.
+    pub by_type: BTreeMap<String, u64>,
+}
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    /// The import of what arrived (counts per type, inline errors as issues).
+    pub import: ImportReport,
+    /// What arrived.
+    pub received: PullProgress,
+    /// `Some` when the transfer was cut: the import holds exactly the complete lines before it.
+    pub cut: Option<Cut>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone)]
+pub struct PushReport {
+    /// The local export that was sent.
+    pub export: ExportSummary,
+    /// The server's import report (an OperationOutcome).
+    pub outcome: Value,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn endpoint(base_url: &str, path: &str, params: &[(&str, &str)]) -> String {
+    let mut url = format!("{}{path}", base_url.trim_end_matches('/'));
+    for (i, (k, v)) in params.iter().enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(&utf8_percent_encode(k, NON_ALPHANUMERIC).to_string());
+        url.push('=');
+        url.push_str(&utf8_percent_encode(v, NON_ALPHANUMERIC).to_string());
+    }
+    url
+}
+
+fn transport(e: ureq::Error) -> RemoteError {
+    // ureq's messages can hold the URL; keep only the kind of failure.
+    let kind = match e {
+        ureq::Error::Io(io) => format!("I/O error ({})", io.kind()),
+        ureq::Error::Timeout(_) => "timed out".to_string(),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::ConnectionFailed => "connection failed".to_string(),
+        _ => "HTTP error".to_string(),
+    };
+    RemoteError::Transport(kind)
+}
+
+/// An error answer: its status and the first issue's diagnostics.
+fn status_error(mut response: ureq::http::Response<ureq::Body>) -> RemoteError {
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let diagnostics = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["issue"][0]["diagnostics"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no OperationOutcome in the answer".to_string());
+    RemoteError::Status {
+        status,
+        diagnostics,
+    }
+}
+
+/// Pulls a record from `GET <base_url>/Bundle/$phr-export?<params>` as NDJSON and imports it
+/// into `store` as it arrives, with `opts`. `params` are `$phr-export`'s (`patient`, `start`,
+/// `end`, `_since`, `_type`); `outputFormat` must be absent or an NDJSON one. `progress` is
+/// called as lines arrive (from the import's reader thread). Blocks.
+///
+/// Errors: the server refused (4xx/5xx before the body) or cannot be reached, or the local
+/// import failed (then nothing was written). A cut mid-body is not an error: see
+/// [`PullReport::cut`].
+pub fn pull(
+    store: &mut Store,
+    base_url: &str,
+    token: &str,
+    params: &[(&str, &str)],
+    opts: &ImportOptions,
+    progress: &(dyn Fn(&PullProgress) + Sync),
+) -> Result<PullReport, RemoteError> {
+    let mut params = params.to_vec();
+    match params.iter().find(|(k, _)| *k == "outputFormat") {
+        None => params.push(("outputFormat", "ndjson")),
+        Some((_, f)) if matches!(*f, "ndjson" | "phr") => {}
+        Some(_) => {
+            return Err(crate::Error::param("outputFormat", "a pull reads ndjson or phr").into());
+        }
+    }
+    let url = endpoint(base_url, "/Bundle/$phr-export", &params);
+    let response = agent()
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Accept", "application/fhir+ndjson, application/x-ndjson")
+        .call()
+        .map_err(transport)?;
+    if response.status() != 200 {
+        return Err(status_error(response));
+    }
+    let total = response.body().content_length();
+    let body = response.into_body().into_reader();
+    let state = Arc::new(Mutex::new(LineState::default()));
+    let reader = CompleteLines::new(body, total, state.clone(), progress);
+    let source = ImportSource::from_reader("$phr-export response", reader, total);
+    let import = store.import(vec![source], opts, &crate::progress::NoProgress)?;
+    let state = state.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(PullReport {
+        import,
+        received: state.progress,
+        cut: state.cut,
+    })
+}
+
+/// What [`CompleteLines`] has seen, shared with the caller.
+#[derive(Debug, Clone, Default)]
+pub struct LineState {
+    /// Bytes and lines received so far.
+    pub progress: PullProgress,
+    /// Set when the inner reader failed mid-stream.
+    pub cut: Option<Cut>,
+}
+
+/// A reader that passes on only complete lines and turns a mid-stream failure into a clean
+/// end at the last complete line (recording the cut in the shared [`LineState`]). A final line
+/// without a newline is complete only if the stream ended cleanly.
+pub struct CompleteLines<'p, R> {
+    inner: R,
+    /// Received, not yet passed on; `buf[..ready]` is whole lines.
+    buf: Vec<u8>,
+    pos: usize,
+    ready: usize,
+    done: bool,
+    last_report: u64,
+    state: Arc<Mutex<LineState>>,
+    progress: &'p (dyn Fn(&PullProgress) + Sync),
+}
+
+impl<'p, R: Read> CompleteLines<'p, R> {
+    /// Wraps `inner`; `total` is the expected size if known; `state` receives the counts.
+    pub fn new(
+        inner: R,
+        total: Option<u64>,
+        state: Arc<Mutex<LineState>>,
+        progress: &'p (dyn Fn(&PullProgress) + Sync),
+    ) -> Self {
+        if let Ok(mut s) = state.lock() {
+            s.progress.total_bytes = total;
+        }
+        CompleteLines {
+            inner,
+            buf: Vec::with_capacity(128 * 1024),
+            pos: 0,
+            ready: 0,
+            done: false,
+            last_report: 0,
+            state,
+            progress,
+        }
+    }
+
+    /// Counts the lines in `buf[from..to]` (each ending at a newline, or at `to`).
+    fn count_lines(&mut self, from: usize, to: usize, received: u64) {
+        let Ok(mut s) = self.state.lock() else { return };
+        s.progress.bytes = received;
+        for line in self.buf[from..to].split(|&b| b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            s.progress.resources += 1;
+            let ty = resource_type(line).unwrap_or("(unknown)");
+            *s.progress.by_type.entry(ty.to_owned()).or_insert(0) += 1;
+        }
+        if received - self.last_report >= 256 * 1024 || self.done {
+            self.last_report = received;
+            (self.progress)(&s.progress);
+        }
+    }
+
+    fn fill(&mut self) {
+        self.buf.drain(..self.pos);
+        self.ready -= self.pos;
+        self.pos = 0;
+        let start = self.buf.len();
+        self.buf.resize(start + 64 * 1024, 0);
+        let result = loop {
+            match self.inner.read(&mut self.buf[start..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let received = self
+            .state
+            .lock()
+            .map(|s| s.progress.bytes)
+            .unwrap_or_default();
+        match result {
+            Ok(0) => {
+                self.buf.truncate(start);
+                self.done = true;
+                let from = self.ready;
+                self.ready = self.buf.len();
+                self.count_lines(from, self.ready, received);
+            }
+            Ok(n) => {
+                self.buf.truncate(start + n);
+                if let Some(nl) = self.buf[start..].iter().rposition(|&b| b == b'\n') {
+                    let from = self.ready;
+                    self.ready = start + nl + 1;
+                    self.count_lines(from, self.ready - 1, received + n as u64);
+                } else if let Ok(mut s) = self.state.lock() {
+                    s.progress.bytes = received + n as u64;
+                }
+            }
+            Err(e) => {
+                self.buf.truncate(start);
+                self.done = true;
+                let dropped = (self.buf.len() - self.ready) as u64;
+                self.buf.truncate(self.ready);
+                if let Ok(mut s) = self.state.lock() {
+                    s.cut = Some(Cut {
+                        bytes_received: received,
+                        lines_kept: s.progress.resources,
+                        bytes_dropped: dropped,
+                        reason: format!("{} ({})", e.kind(), cut_reason(&e)),
+                    });
+                    (self.progress)(&s.progress);
+                }
+            }
+        }
+    }
+}
+
+/// A short reason for a cut, free of URLs.
+fn cut_reason(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "the connection closed before the end of the body",
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            "the connection was reset"
+        }
+        io::ErrorKind::TimedOut => "the transfer timed out",
+        _ => "the transfer failed",
+    }
+}
+
+impl<R: Read> Read for CompleteLines<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.ready {
+            if self.done {
+                return Ok(0);
+            }
+            self.fill();
+        }
+        let n = out.len().min(self.ready - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// `resourceType` of an NDJSON line, when it is the first member (as every exporter writes).
+fn resource_type(line: &[u8]) -> Option<&str> {
+    let head = &line[..line.len().min(64)];
+    let text = std::str::from_utf8(head)
+        .ok()
+        .or_else(|| std::str::from_utf8(&head[..head.len().saturating_sub(3)]).ok())?;
+    let rest = text.split_once("\"resourceType\"")?.1;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    rest.split_once('"').map(|(t, _)| t)
+}
+
+/// Exports `req` from `store` and streams it to `POST <base_url>/Bundle/$import?<params>`,
+/// where `params` are `$import`'s (`strategy`, `mode`, `conflict`, `on_invalid`). For `sphr`
+/// the passphrase (`req.passphrase`, required when encrypting) goes in `X-PHR-Passphrase`.
+/// `progress` sees the export. Blocks.
+///
+/// Errors: the export failed (the upload is aborted, so the server imports nothing), the
+/// server cannot be reached, or it answered with an error status.
+pub fn push(
+    store: &Store,
+    base_url: &str,
+    token: &str,
+    req: &ExportRequest,
+    params: &[(&str, &str)],
+    progress: &dyn ProgressListener,
+) -> Result<PushReport, RemoteError> {
+    let content_type = match req.format {
+        OutputFormat::Bundle => "application/fhir+json",
+        OutputFormat::Ndjson | OutputFormat::Phr => "application/x-ndjson",
+        OutputFormat::Sphr => "application/zip",
+    };
+    let passphrase = match (
+        &req.passphrase,
+        req.format == OutputFormat::Sphr && req.encrypt,
+    ) {
+        (Some(p), true) => Some(p.expose().to_owned()),
+        (None, true) => {
+            return Err(
+                crate::Error::param("passphrase", "pushing an encrypted sphr needs one").into(),
+            );
+        }
+        (_, false) => None,
+    };
+    let url = endpoint(base_url, "/Bundle/$import", params);
+    let (tx, rx) = sync_channel::<Piece>(4);
+    let auth = format!("Bearer {token}");
+    std::thread::scope(|scope| {
+        let upload = scope.spawn(move || {
+            // `Expect: 100-continue`: a refusal (401, 413, 415…) arrives before the body is sent.
+            let mut request = agent()
+                .post(&url)
+                .header("Expect", "100-continue")
+                .header("Authorization", &auth)
+                .header("Content-Type", content_type);
+            if let Some(p) = &passphrase {
+                request = request.header("X-PHR-Passphrase", p);
+            }
+            let reader = PipeReader {
+                rx,
+                current: Vec::new(),
+                pos: 0,
+            };
+            let mut response = request
+                .send(ureq::SendBody::from_owned_reader(reader))
+                .map_err(transport)?;
+            if response.status() != 200 {
+                return Err(status_error(response));
+            }
+            let text = response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024 * 1024)
+                .read_to_string()
+                .map_err(transport)?;
+            serde_json::from_str::<Value>(&text).map_err(|_| RemoteError::Status {
+                status: 200,
+                diagnostics: "the answer is not an OperationOutcome".into(),
+            })
+        });
+        let mut writer = PipeWriter {
+            tx,
+            buf: Vec::with_capacity(PIPE_CHUNK),
+        };
+        let exported = store.export(req, &mut writer, progress);
+        match &exported {
+            Ok(_) => {
+                let _ = writer.flush();
+            }
+            Err(_) => {
+                let _ = writer.tx.send(Piece::Abort);
+            }
+        }
+        drop(writer);
+        let uploaded = upload
+            .join()
+            .map_err(|_| RemoteError::Transport("the upload thread failed".into()))?;
+        // The server's answer explains a refused upload better than the broken pipe it caused.
+        match (exported, uploaded) {
+            (Ok(export), Ok(outcome)) => Ok(PushReport { export, outcome }),
+            (_, Err(e @ RemoteError::Status { .. })) => Err(e),
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e),
+        }
+    })
+}
+
+const PIPE_CHUNK: usize = 64 * 1024;
+
+enum Piece {
+    Data(Vec<u8>),
+    Abort,
+}
+
+/// The export end of the push pipe.
+struct PipeWriter {
+    tx: SyncSender<Piece>,
+    buf: Vec<u8>,
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIPE_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(PIPE_CHUNK));
+        self.tx
+            .send(Piece::Data(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+/// The request-body end of the push pipe.
+struct PipeReader {
+    rx: Receiver<Piece>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Piece::Data(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Piece::Abort) => return Err(io::Error::other("the local export failed")),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yields `data` in small pieces, then fails.
+    struct Failing {
+        data: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+            }
+            let n = out.len().min(7).min(self.data.len() - self.pos);
+            out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn read_all(data: &[u8], fail: bool) -> (Vec<u8>, LineState) {
+        let state = Arc::new(Mutex::new(LineState::default()));
+        let mut out = Vec::new();
+        if fail {
+            let inner = Failing {
+                data: data.to_vec(),
+                pos: 0,
+            };
+            CompleteLines::new(inner, None, state.clone(), &|_| {})
+                .read_to_end(&mut out)
+                .unwrap();
+        } else {
+            CompleteLines::new(data, None, state.clone(), &|_| {})
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        let s = state.lock().unwrap().clone();
+        (out, s)
+    }
+
+    #[test]
+    fn a_cut_keeps_the_complete_lines_and_drops_the_partial_one() {
+        let data = b"{\"resourceType\":\"Patient\",\"id\":\"p\"}\n{\"resourceType\":\"Observation\",\"id\":\"o\"}\n{\"resourceType\":\"Obs";
+        let (out, state) = read_all(data, true);
+        assert!(out.ends_with(b"\"o\"}\n"));
+        assert_eq!(out.len(), data.len() - 20);
+        let cut = state.cut.expect("a cut is recorded");
+        assert_eq!(cut.lines_kept, 2);
+        assert_eq!(cut.bytes_dropped, 20);
+        assert_eq!(cut.bytes_received, data.len() as u64);
+        assert_eq!(state.progress.by_type["Observation"], 1);
+    }
+
+    #[test]
+    fn a_clean_end_keeps_a_last_line_without_newline() {
+        let data = b"{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\"}";
+        let (out, state) = read_all(data, false);
+        assert_eq!(out, data);
+        assert!(state.cut.is_none());
+        assert_eq!(state.progress.resources, 2);
+    }
+}

@@ -1,0 +1,125 @@
+//! The FHIR operations of the PHR IG on a phrkit record store: `GET /metadata`,
+//! `$phr-export` (streamed) and `$import` (streamed, optionally asynchronous).
+//!
+//! | Route | Answer |
+//! |---|---|
+//! | `GET /metadata` | 200 CapabilityStatement (public, see below) |
+//! | `GET /Bundle/$phr-export?…` | 200 streamed Bundle / NDJSON / `.phr` / `.sphr`; 400, 401, 404, 406 |
+//! | `GET /Patient/{id}/$phr-export?…` | the same, for that patient |
+//! | `POST /Bundle/$phr-export` | the same, parameters in a `Parameters` body; 415 |
+//! | `POST /Bundle/$import?strategy=&mode=&conflict=&on_invalid=` | 200 report; 202 async; 400, 401, 409, 413, 415, 422, 429 |
+//! | `GET /import-jobs/{id}` | 202 + `X-Progress` while running, then the import's answer; 404 |
+//!
+//! Every error body is an OperationOutcome ([`outcome`]).
+//!
+//! **Access.** The operations hold a person's whole record, so every one of them requires
+//! `Authorization: Bearer <token>` ([`auth`]). `/metadata` does not: FHIR clients read it to
+//! discover a server before they authenticate (SMART App Launch makes the same choice), and
+//! the CapabilityStatement says nothing about the person. The SHL routes stay capability URLs.
+//!
+//! **Connections.** [`phrkit::Store`] is `Send` but not `Sync`, so no connection is shared:
+//! each export or import opens its own on the blocking pool (a cheap open of a WAL database)
+//! and drops it there; none is ever held across an `.await`. Imports are serialised per store
+//! by one lock (a second one answers 429), exports run side by side on their own snapshots.
+//!
+//! Source map: `auth` (token, bearer check), `outcome` (errors as OperationOutcome),
+//! `metadata`, `export` (parameters, negotiation), `stream` (the channel-backed body writer,
+//! fault injection), `import` (body bridge, sync and async runs), `jobs` (async status).
+
+mod auth;
+mod export;
+mod import;
+mod jobs;
+mod metadata;
+mod outcome;
+mod stream;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use auth::{ApiToken, TOKEN_FILE, load_or_create_token};
+pub use stream::{ExportFault, ExportHook};
+
+/// Name of the record store inside the data folder.
+pub const STORE_FILE: &str = "phrkit.db";
+
+/// Largest `$import` body accepted by default: 1 GiB.
+pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
+
+/// Seconds a client is asked to wait (`Retry-After`) when an import is already running.
+pub const IMPORT_RETRY_AFTER: u64 = 5;
+
+/// The FHIR side of a host: which store, which token, which limits.
+#[derive(Debug, Clone)]
+pub struct FhirConfig {
+    /// The record store file (created if missing); usually `<data>/phrkit.db`.
+    pub store: PathBuf,
+    /// The bearer token every operation requires.
+    pub token: ApiToken,
+    /// Largest `$import` body in bytes; larger gets 413. Default 1 GiB.
+    pub max_import_bytes: u64,
+    /// Test hook: make every export fail after this many lines.
+    pub export_fault: Option<ExportFault>,
+    /// Test hook: called on the export thread right after the first chunk left it.
+    pub export_hook: Option<ExportHook>,
+}
+
+impl FhirConfig {
+    /// Defaults for a store file and a token (see the field docs).
+    pub fn new(store: impl Into<PathBuf>, token: ApiToken) -> Self {
+        FhirConfig {
+            store: store.into(),
+            token,
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            export_fault: None,
+            export_hook: None,
+        }
+    }
+}
+
+/// What the FHIR routes share.
+#[derive(Clone)]
+pub(crate) struct FhirState {
+    pub config: Arc<FhirConfig>,
+    /// The host's public base URL, no trailing slash.
+    pub base_url: Arc<str>,
+    /// Held for the whole of an import (sync or async): one at a time per store.
+    pub import_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Asynchronous imports.
+    pub jobs: Arc<jobs::Jobs>,
+}
+
+/// The FHIR routes, with their own state, ready to merge into the host's router.
+pub(crate) fn routes(config: FhirConfig, base_url: &str) -> Router {
+    let state = FhirState {
+        config: Arc::new(config),
+        base_url: base_url.into(),
+        import_lock: Arc::new(tokio::sync::Mutex::new(())),
+        jobs: Arc::new(jobs::Jobs::default()),
+    };
+    let protected = Router::new()
+        .route(
+            "/Bundle/$phr-export",
+            get(export::by_query)
+                .post(export::by_parameters)
+                .layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route("/Patient/{id}/$phr-export", get(export::by_instance))
+        .route(
+            "/Bundle/$import",
+            post(import::import).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/import-jobs/{id}", get(jobs::status))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+    Router::new()
+        .route("/metadata", get(metadata::metadata))
+        .merge(protected)
+        .with_state(state)
+}

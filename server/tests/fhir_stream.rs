@@ -1,0 +1,343 @@
+//! Streaming for real: the order of events between server and client, a fault mid-export, a
+//! connection cut (server side and client side) and the resumed pull, push, and curl.
+
+mod fhir_common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use fhir_common::{TOKEN, fhir_host, fhir_host_on, record};
+use phrkit::remote::{RemoteError, pull, push};
+use phrkit::{ExportRequest, ImportOptions, Store};
+use phrkit_server::{ExportFault, ExportHook};
+
+type Events = Arc<Mutex<Vec<String>>>;
+
+fn log(events: &Events, e: &str) {
+    events.lock().unwrap().push(e.to_owned());
+}
+
+#[test]
+fn the_client_parses_the_first_resource_before_the_server_writes_the_last() {
+    let events: Events = Arc::default();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let server_events = events.clone();
+    let host = fhir_host(3000, move |c| {
+        c.export_hook = Some(ExportHook(Arc::new(move || {
+            log(&server_events, "server: first chunk sent");
+            // The export waits here until the client has parsed a resource. A buffered
+            // (non-streaming) body would never reach the client, and this would time out.
+            match go_rx.lock().unwrap().recv_timeout(Duration::from_secs(30)) {
+                Ok(()) => log(&server_events, "server: resumed, writes the rest"),
+                Err(_) => log(&server_events, "server: timed out waiting for the client"),
+            }
+        })));
+    });
+    let response = host
+        .agent
+        .get(format!(
+            "{}/Bundle/$phr-export?outputFormat=ndjson",
+            host.base()
+        ))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("transfer-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("chunked")
+    );
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(first["resourceType"].is_string());
+    log(&events, "client: parsed the first resource");
+    go_tx.send(()).unwrap();
+    let mut count = 1;
+    let mut last = String::new();
+    for line in lines {
+        last = line.unwrap();
+        count += 1;
+    }
+    log(&events, "client: end of body");
+    assert!(count > 3000, "{count} lines");
+    let last: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_ne!(last["resourceType"], "OperationOutcome");
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            "server: first chunk sent",
+            "client: parsed the first resource",
+            "server: resumed, writes the rest",
+            "client: end of body"
+        ]
+    );
+}
+
+#[test]
+fn a_fault_mid_export_gives_an_inline_outcome_line_and_a_clean_end() {
+    let host = fhir_host(500, |c| {
+        c.export_fault = Some(ExportFault {
+            after_lines: 120,
+            cut_connection: false,
+        })
+    });
+    let reply = host.get("/Bundle/$phr-export?outputFormat=phr", &[]);
+    assert_eq!(reply.status, 200);
+    let text = reply.text();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 121);
+    for line in &lines[..120] {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_ne!(v["resourceType"], "OperationOutcome");
+    }
+    let oo: serde_json::Value = serde_json::from_str(lines[120]).unwrap();
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    assert_eq!(oo["issue"][0]["severity"], "error");
+    assert_eq!(oo["issue"][0]["code"], "processing");
+    let diagnostics = oo["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.starts_with("Error at line 121: "),
+        "{diagnostics}"
+    );
+
+    // A pull of it keeps the 120 lines and reports the inline error without storing it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("c.db")).unwrap();
+    let report = pull(
+        &mut store,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(report.cut.is_none());
+    assert_eq!(report.received.resources, 121);
+    assert_eq!(report.import.sender_errors, 1);
+    assert_eq!(store.count(Some("OperationOutcome")).unwrap(), 0);
+}
+
+#[test]
+fn a_cut_connection_keeps_the_complete_lines_and_a_resumed_pull_completes_without_duplicates() {
+    let host = fhir_host(1500, |c| {
+        c.export_fault = Some(ExportFault {
+            after_lines: 700,
+            cut_connection: true,
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("client.db")).unwrap();
+    let seen = Mutex::new(0u64);
+    let progress = |p: &phrkit::remote::PullProgress| *seen.lock().unwrap() = p.resources;
+    let first = pull(
+        &mut store,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &progress,
+    )
+    .unwrap();
+    let cut = first.cut.clone().expect("the cut is reported");
+    // The server shipped 700 lines before aborting; an abort may lose what was still in its
+    // buffers, so the client has at most those, and keeps exactly the complete ones it got.
+    let kept = cut.lines_kept;
+    assert!(kept > 1 && kept <= 700, "{cut:?}");
+    assert_eq!(first.received.resources, kept);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        kept,
+        "the last progress call reports the cut"
+    );
+    assert!(first.import.committed);
+    let totals = first.import.totals();
+    assert_eq!(
+        totals.created + totals.rejected + totals.unchanged,
+        kept - 1,
+        "every line but the cover page: {}",
+        first.import.summary()
+    );
+    let after_cut = store.count(None).unwrap();
+
+    // Resume: the same data folder served without the fault; pull again.
+    let patient = host.patient.clone();
+    let fhir_common::Fhir {
+        server, dir: data, ..
+    } = host;
+    server.shutdown();
+    let host = fhir_host_on(data, patient, |_| {});
+    // Exactly the complete lines: the first `kept` lines of the full export are stored.
+    let full = host
+        .get("/Bundle/$phr-export?outputFormat=ndjson", &[])
+        .text();
+    let ids: Vec<(String, String)> = full
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["resourceType"].as_str().unwrap().to_owned(),
+                v["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let cover = &ids[0];
+    for (ty, id) in &ids[1..kept as usize] {
+        assert!(
+            store.get(ty, id).unwrap().is_some(),
+            "line {ty}/{id} received before the cut is stored"
+        );
+    }
+    let (ty, id) = &ids[kept as usize];
+    if ty != "AuditEvent" && !ids[..kept as usize].contains(&(ty.clone(), id.clone())) {
+        assert!(
+            store.get(ty, id).unwrap().is_none(),
+            "the partial line {ty}/{id} is not stored"
+        );
+    }
+    assert!(
+        store.get(&cover.0, &cover.1).unwrap().is_none(),
+        "the cover page is not stored"
+    );
+    let second = pull(
+        &mut store,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(second.cut.is_none());
+    let t = second.import.totals();
+    assert_eq!(
+        t.unchanged, totals.created,
+        "what arrived before the cut is not duplicated"
+    );
+    assert!(t.created > 0 && t.updated == 0);
+    assert!(store.count(None).unwrap() > after_cut);
+    let server_store = host.store();
+    for ty in ["Patient", "Observation", "Encounter", "Condition"] {
+        assert_eq!(
+            store.count(Some(ty)).unwrap(),
+            server_store.count(Some(ty)).unwrap(),
+            "{ty}"
+        );
+    }
+    // A third pull changes nothing.
+    let third = pull(
+        &mut store,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    // A third pull changes nothing but the server's own audit trail of the exports.
+    let changed: Vec<&String> = third
+        .import
+        .by_type
+        .iter()
+        .filter(|(ty, c)| (c.created > 0 || c.updated > 0) && ty.as_str() != "AuditEvent")
+        .map(|(ty, _)| ty)
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[test]
+fn a_client_that_hangs_up_leaves_the_server_serving() {
+    let host = fhir_host(3000, |_| {});
+    let response = host
+        .agent
+        .get(format!(
+            "{}/Bundle/$phr-export?outputFormat=ndjson",
+            host.base()
+        ))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    let mut reader = BufReader::new(response.into_body().into_reader());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader); // the client side cut
+    for _ in 0..2 {
+        let reply = host.get("/Bundle/$phr-export?outputFormat=ndjson", &[]);
+        assert_eq!(reply.status, 200);
+        assert!(reply.text().lines().count() > 3000);
+    }
+}
+
+#[test]
+fn push_streams_a_local_export_into_a_remote_import() {
+    let host = fhir_host(0, |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("local.db");
+    let ids = fhir_common::fill(&path, record(800, 11));
+    let store = Store::open(&path).unwrap();
+    let req = ExportRequest::from_params([("outputFormat", "phr")]).unwrap();
+    let report = push(
+        &store,
+        host.base(),
+        TOKEN,
+        &req,
+        &[("strategy", "merge")],
+        &phrkit::progress::NoProgress,
+    )
+    .unwrap();
+    assert_eq!(report.outcome["resourceType"], "OperationOutcome");
+    assert!(report.export.resources > 800);
+    let remote = host.store();
+    assert_eq!(remote.patient_ids().unwrap(), ids);
+    assert_eq!(
+        remote.count(Some("Observation")).unwrap(),
+        store.count(Some("Observation")).unwrap()
+    );
+    // A wrong token: the server's 401, nothing imported twice.
+    match push(
+        &store,
+        host.base(),
+        "wrong",
+        &req,
+        &[],
+        &phrkit::progress::NoProgress,
+    ) {
+        Err(RemoteError::Status { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+#[test]
+fn curl_gets_the_capability_statement_and_a_phr_file() {
+    let host = fhir_host(200, |_| {});
+    let token_file = host.dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let out = host.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/curl.sh");
+    let run = std::process::Command::new("bash")
+        .arg(script)
+        .env("BASE", host.base())
+        .env("TOKEN_FILE", &token_file)
+        .env("OUT", &out)
+        .output()
+        .expect("bash runs");
+    assert!(
+        run.status.success(),
+        "curl.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut text = String::new();
+    std::fs::File::open(out.join("record.phr"))
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.lines().count() > 200);
+}
