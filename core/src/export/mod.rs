@@ -228,9 +228,9 @@ fn derived_id(patient: &str, now_ms: i64, role: &str) -> String {
 }
 
 /// Counts bytes on their way out.
-struct CountingWriter<'a> {
-    inner: &'a mut dyn Write,
-    bytes: u64,
+pub(crate) struct CountingWriter<'a> {
+    pub inner: &'a mut dyn Write,
+    pub bytes: u64,
 }
 
 impl Write for CountingWriter<'_> {

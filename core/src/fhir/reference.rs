@@ -124,9 +124,11 @@ pub fn rewrite_references(value: &mut Value, f: &mut impl FnMut(&str) -> Option<
     changed
 }
 
-/// The distinct relative targets (`Type/id`) a resource references, other than contained ones.
+/// The distinct relative targets (`Type/id`) a resource references, other than contained
+/// ones, in first-seen order.
 pub fn literal_targets(resource: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for_each_reference(resource, &mut |r| {
         if let RefKind::Literal {
             ty,
@@ -135,7 +137,7 @@ pub fn literal_targets(resource: &Value) -> Vec<String> {
         } = classify(r)
         {
             let t = format!("{ty}/{id}");
-            if !out.contains(&t) {
+            if seen.insert(t.clone()) {
                 out.push(t);
             }
         }

@@ -19,189 +19,30 @@
 //! `max_document_bytes`).
 
 mod apply;
+mod options;
 pub mod prepare;
 pub mod report;
+mod source;
+
+pub use options::{ConflictPolicy, ImportMode, ImportOptions, OnInvalid, Strategy};
+pub use source::ImportSource;
+use source::expand_archives;
 
 pub use report::{Counts, ImportReport, Issue, Severity, SourceSummary};
 
 use crate::error::{Error, Result};
 use crate::fhir::hash::to_hex;
 use crate::ndjson::detect::{Format, detect, is_complete_json_line};
-use crate::ndjson::{DEFAULT_MAX_LINE_BYTES, Line, LineReader};
+use crate::ndjson::{Line, LineReader};
 use crate::progress::{Phase, Progress, ProgressListener};
-use crate::sphr::Secret;
-use crate::sphr::read::Archive;
 use crate::store::Store;
 use prepare::{Prepared, prepare_line, prepare_value};
 use rayon::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::io::{BufReader, Read};
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-macro_rules! code_enum {
-    ($(#[$m:meta])* $name:ident, $param:literal, { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-        pub enum $name { #[default] $($(#[$vm])* $variant),+ }
-        impl $name {
-            /// The parameter code, as used in URLs and on the command line.
-            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $code),+ } }
-        }
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                match s { $($code => Ok($name::$variant),)+
-                    _ => Err(Error::param($param, format!("`{s}` is not one of: {}", [$($code),+].join(", ")))) }
-            }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
-
-code_enum!(
-    /// `strategy`: how incoming resources meet stored ones.
-    Strategy, "strategy", {
-        /// Reconcile with what is stored (the IG's default): same resource → conflict policy.
-        Merge = "merge",
-        /// Store everything; an id already used by different content gets a new id.
-        Append = "append",
-    }
-);
-
-code_enum!(
-    /// The conflict policy under `strategy=merge`, when an incoming resource differs from the
-    /// stored one.
-    ConflictPolicy, "conflict", {
-        /// The version with the later `meta.lastUpdated` wins; without one, the stored stays.
-        NewerWins = "newer-wins",
-        /// The stored version always stays.
-        KeepExisting = "keep-existing",
-        /// The incoming version always replaces the stored one.
-        Replace = "replace",
-        /// Any conflict aborts the whole import; nothing is written.
-        Fail = "fail",
-    }
-);
-
-code_enum!(
-    /// `mode`: commit, or only say what a commit would do.
-    ImportMode, "mode", {
-        /// Write the changes.
-        Commit = "commit",
-        /// Run the whole pipeline, report, write nothing.
-        Validate = "validate",
-    }
-);
-
-code_enum!(
-    /// What happens to resources that fail validation.
-    OnInvalid, "on_invalid", {
-        /// Not imported; reported with line and reason.
-        Reject = "reject",
-        /// Kept apart in the quarantine table (listed, never exported), and reported.
-        Quarantine = "quarantine",
-    }
-);
-
-/// Options of an import run. `Default` gives the IG's defaults.
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    /// `merge` (default) or `append`.
-    pub strategy: Strategy,
-    /// Conflict policy under merge; default `newer-wins`.
-    pub conflict: ConflictPolicy,
-    /// `commit` (default) or `validate`.
-    pub mode: ImportMode,
-    /// `reject` (default) or `quarantine`.
-    pub on_invalid: OnInvalid,
-    /// Longest accepted NDJSON line, bytes.
-    pub max_line_bytes: usize,
-    /// Largest accepted single JSON document (a Bundle file), bytes.
-    pub max_document_bytes: u64,
-    /// Issues listed in the report before the rest are only counted.
-    pub max_issues: usize,
-    /// Resources held back for forward references before they are written unresolved.
-    pub max_deferred: usize,
-    /// Limits for `.sphr` archives (entries, decompressed sizes).
-    pub archive_limits: crate::sphr::Limits,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        ImportOptions {
-            strategy: Strategy::Merge,
-            conflict: ConflictPolicy::NewerWins,
-            mode: ImportMode::Commit,
-            on_invalid: OnInvalid::Reject,
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            max_document_bytes: 512 * 1024 * 1024,
-            max_issues: 1000,
-            max_deferred: 50_000,
-            archive_limits: crate::sphr::Limits::default(),
-        }
-    }
-}
-
-/// One input of an import run.
-pub struct ImportSource<'a> {
-    name: String,
-    reader: Box<dyn Read + Send + 'a>,
-    size: Option<u64>,
-    path: Option<std::path::PathBuf>,
-    passphrase: Option<Secret>,
-    resolver: Option<prepare::SharedResolver>,
-}
-
-impl<'a> ImportSource<'a> {
-    /// A file on disk; its name is recorded in the run's Provenance.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<ImportSource<'static>> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path)?;
-        let size = file.metadata().ok().map(|m| m.len());
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "input".into());
-        Ok(ImportSource {
-            path: Some(path.to_path_buf()),
-            ..ImportSource::from_reader(name, file, size)
-        })
-    }
-
-    /// Bytes already in memory.
-    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> ImportSource<'static> {
-        let size = Some(bytes.len() as u64);
-        ImportSource::from_reader(name, std::io::Cursor::new(bytes), size)
-    }
-
-    /// Any reader (a network stream, a decompressor…); `size` if known, for progress.
-    pub fn from_reader(
-        name: impl Into<String>,
-        reader: impl Read + Send + 'a,
-        size: Option<u64>,
-    ) -> Self {
-        ImportSource {
-            name: name.into(),
-            reader: Box::new(reader),
-            size,
-            path: None,
-            passphrase: None,
-            resolver: None,
-        }
-    }
-
-    /// The passphrase for an encrypted `.sphr` (ignored for other inputs).
-    pub fn with_passphrase(mut self, passphrase: Option<Secret>) -> Self {
-        self.passphrase = passphrase;
-        self
-    }
-}
 
 /// Items per batch handed from the reader to the writer.
 const BATCH_ITEMS: usize = 512;
@@ -312,76 +153,6 @@ fn earlier_run_with(
         st.query_row(rusqlite::params![run, first.sha256], |r| r.get(0)),
     )?;
     Ok(found)
-}
-
-/// Replaces each `.sphr` (zip) source by the records inside it, each with a resolver for
-/// the documents its attachments name. Archives are checked whole before anything is read.
-fn expand_archives<'a>(
-    sources: Vec<ImportSource<'a>>,
-    opts: &ImportOptions,
-) -> Result<Vec<ImportSource<'a>>> {
-    use std::io::{BufRead, Seek};
-    let mut out = Vec::with_capacity(sources.len());
-    for source in sources {
-        let ImportSource {
-            name,
-            reader,
-            size,
-            path,
-            passphrase,
-            resolver,
-        } = source;
-        let mut br = BufReader::new(reader);
-        let head = br.fill_buf()?;
-        if !(head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")) {
-            out.push(ImportSource {
-                name,
-                reader: Box::new(br),
-                size,
-                path,
-                passphrase,
-                resolver,
-            });
-            continue;
-        }
-        let file = match &path {
-            Some(p) => std::fs::File::open(p)?,
-            None => {
-                let mut spool = tempfile::tempfile()?;
-                std::io::copy(
-                    &mut br.take(opts.archive_limits.max_total_bytes),
-                    &mut spool,
-                )?;
-                spool.rewind()?;
-                spool
-            }
-        };
-        let archive = Arc::new(Archive::open(
-            file,
-            passphrase.as_ref(),
-            opts.archive_limits,
-        )?);
-        for (n, entry) in archive.record_names().into_iter().enumerate() {
-            let mut record = tempfile::tempfile()?;
-            let bytes = archive.extract_record(n, &mut record)?;
-            record.rewind()?;
-            let archive = archive.clone();
-            let resolver: prepare::SharedResolver = Arc::new(move |relative: &str| {
-                archive
-                    .read_relative(n, relative)
-                    .map_err(|e| e.to_string())
-            });
-            out.push(ImportSource {
-                name: format!("{name}/{entry}"),
-                reader: Box::new(record),
-                size: Some(bytes),
-                path: None,
-                passphrase: None,
-                resolver: Some(resolver),
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// Reads one source on a producer thread while this thread applies its batches.

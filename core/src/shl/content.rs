@@ -196,7 +196,7 @@ fn latest_per_code(labs: Vec<Value>, n: usize) -> Vec<Value> {
 
 /// Shared resources (no patient compartment) the selection references, transitively.
 fn referenced_shared(store: &Store, selected: &[Value]) -> Result<Vec<Value>> {
-    let mut seen: Vec<String> = selected
+    let mut seen: std::collections::HashSet<String> = selected
         .iter()
         .map(|r| {
             format!(
@@ -209,10 +209,9 @@ fn referenced_shared(store: &Store, selected: &[Value]) -> Result<Vec<Value>> {
     let mut queue: Vec<String> = selected.iter().flat_map(literal_targets).collect();
     let mut out = Vec::new();
     while let Some(target) = queue.pop() {
-        if seen.contains(&target) {
+        if !seen.insert(target.clone()) {
             continue;
         }
-        seen.push(target.clone());
         let Some((ty, id)) = target.split_once('/') else {
             continue;
         };

@@ -7,7 +7,7 @@
 
 use super::{Secret, generate_passphrase};
 use crate::error::{Error, Result};
-use crate::export::{DocumentFile, ExportRequest, ExportSummary};
+use crate::export::{CountingWriter, DocumentFile, ExportRequest, ExportSummary};
 use crate::media::OutputFormat;
 use crate::progress::ProgressListener;
 use crate::store::Store;
@@ -19,23 +19,6 @@ fn zip_error(e: zip::result::ZipError) -> Error {
     match e {
         zip::result::ZipError::Io(io) => Error::Io(io),
         other => Error::Archive(format!("cannot write the archive ({other})")),
-    }
-}
-
-/// Counts the archive's bytes.
-struct Counter<'a> {
-    inner: &'a mut dyn Write,
-    bytes: u64,
-}
-
-impl Write for Counter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
@@ -64,7 +47,7 @@ pub(crate) fn write(
     if let Some(p) = &passphrase {
         options = options.with_aes_encryption(AesMode::Aes256, p.expose());
     }
-    let mut zip = ZipWriter::new_stream(Counter {
+    let mut zip = ZipWriter::new_stream(CountingWriter {
         inner: out,
         bytes: 0,
     });
