@@ -28,6 +28,12 @@ enum What {
     /// NDJSON and Bundle export of one patient's record vs the floor (SELECT of the stored
     /// text to /dev/null).
     Export(SizeArgs),
+    /// Import and export on an encrypted (SQLCipher) store vs a plain one.
+    Privacy(SizeArgs),
+    /// `.sphr` export beside `7z a -tzip -mem=AES256` on the same `.phr`.
+    Sphr(SizeArgs),
+    /// Opening a SMART Health Link end to end, and the host's manifest endpoint under wrk.
+    Shl(SizeArgs),
     /// NDJSON export and import over loopback HTTP vs in-process, with server RSS.
     Http(super::bench_http::HttpArgs),
     /// One measurement, run by the parent in a fresh process.
@@ -57,6 +63,15 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     match a.what {
         What::Import(s) => bench_import(s),
         What::Export(s) => bench_export(s),
+        What::Privacy(s) => bench_privacy(s),
+        What::Sphr(s) => {
+            let tmp = tempfile::tempdir()?;
+            super::bench_share::sphr(s.sizes, s.dir.as_deref().unwrap_or(tmp.path()))
+        }
+        What::Shl(s) => {
+            let tmp = tempfile::tempdir()?;
+            super::bench_share::shl(s.dir.as_deref().unwrap_or(tmp.path()), 50)
+        }
         What::Http(h) => super::bench_http::run(h),
         What::Child(c) => child(c),
     }
@@ -209,6 +224,73 @@ fn bench_export(a: SizeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The key the encrypted benchmark stores use (benchmarks only).
+const BENCH_KEY: phrkit::store::crypto::StoreKey = phrkit::store::crypto::StoreKey::Raw([42u8; 32]);
+
+fn bench_privacy(a: SizeArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -p phrkit-cli -- bench privacy`"
+        );
+    }
+    let tmp = tempfile::tempdir()?;
+    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for size in a.sizes {
+        let file = dir.join(format!("bench-privacy-{size}.phr"));
+        let mut w = BufWriter::new(std::fs::File::create(&file)?);
+        let s = generate(
+            &GenerateOptions {
+                patients: 1,
+                resources_per_patient: size,
+                seed: 42,
+            },
+            &mut w,
+        )?;
+        w.flush()?;
+        let mut cells = vec![s.resources.to_string()];
+        for (label, suffix) in [("plain", ""), ("encrypted", "-enc")] {
+            let db = dir.join(format!("privacy-{label}-{size}.db"));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+            }
+            let import = measure(&format!("import{suffix}"), &file, &db)?;
+            let export = measure(&format!("export-ndjson{suffix}"), &file, &db)?;
+            cells.push(format!("{:.2}", import.seconds));
+            cells.push(format!("{:.2}", export.seconds));
+            cells.push(format!("{:.0}", import.rss_mb.max(export.rss_mb)));
+        }
+        let ratio = |i: usize, j: usize| -> String {
+            let (a, b): (f64, f64) = (
+                cells[i].parse().unwrap_or(0.0),
+                cells[j].parse().unwrap_or(1.0),
+            );
+            format!("{:+.0}%", (a / b - 1.0) * 100.0)
+        };
+        let (imp, exp) = (ratio(4, 1), ratio(5, 2));
+        cells.push(imp);
+        cells.push(exp);
+        rows.push(cells);
+    }
+    println!("encrypted (SQLCipher, raw key) vs plain store:");
+    table(
+        &[
+            "resources",
+            "plain import s",
+            "plain export s",
+            "RSS MB",
+            "enc import s",
+            "enc export s",
+            "RSS MB",
+            "import overhead",
+            "export overhead",
+        ],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -222,10 +304,18 @@ fn peak_rss_kb() -> u64 {
 
 fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    match c.task.as_str() {
+    let encrypted = c.task.ends_with("-enc");
+    let open = |db: &Path| -> anyhow::Result<Store> {
+        Ok(if encrypted {
+            Store::open_encrypted(db, &BENCH_KEY)?
+        } else {
+            Store::open(db)?
+        })
+    };
+    match c.task.trim_end_matches("-enc") {
         "floor" => floor(&c.file, &c.db)?,
         "import" => {
-            let mut store = Store::open(&c.db)?;
+            let mut store = open(&c.db)?;
             let src = phrkit::import::ImportSource::from_path(&c.file)?;
             let report = store.import(vec![src], &ImportOptions::default(), &NoProgress)?;
             let t = report.totals();
@@ -245,9 +335,17 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
             }
             out.flush()?;
         }
+        "export-sphr" => {
+            let store = open(&c.db)?;
+            let mut req = phrkit::ExportRequest::from_params([("outputFormat", "sphr")])?;
+            req.passphrase = Some(phrkit::sphr::Secret::new("benchmark"));
+            let mut out = BufWriter::new(std::fs::File::create(c.db.with_extension("sphr"))?);
+            store.export(&req, &mut out, &NoProgress)?;
+            out.flush()?;
+        }
         "export-ndjson" | "export-bundle" => {
-            let store = Store::open(&c.db)?;
-            let format = if c.task == "export-ndjson" {
+            let store = open(&c.db)?;
+            let format = if c.task.starts_with("export-ndjson") {
                 "ndjson"
             } else {
                 "bundle"
