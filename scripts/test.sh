@@ -38,9 +38,23 @@ if grep -qE '^test result: FAILED|^error(\[|:)' target/test-output.txt; then
   exit 1
 fi
 
+echo "== Kotlin SDK on the JVM"
+./scripts/kotlin-tests.sh 2>&1 | tee target/kotlin-output.txt | grep -E '^(==|.*passed, .*failed)' || true
+kotlin_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' target/kotlin-output.txt | tail -n 1 || true)
+if [ -z "$kotlin_line" ] || ! echo "$kotlin_line" | grep -q ' 0 failed$'; then
+  echo "Kotlin tests failed; full output in target/kotlin-output.txt" >&2
+  tail -n 40 target/kotlin-output.txt >&2
+  exit 1
+fi
+
+echo "== Swift bindings"
+./scripts/swift-check.sh | tail -n 1
+
 echo "== phrkit demo"
 cargo run -q -p phrkit-cli -- demo >target/demo-output.txt
 tail -n 3 target/demo-output.txt
 
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
-echo "${passed} passed, 0 failed"
+kotlin_passed=${kotlin_line%% passed*}
+echo "rust: ${passed} passed; kotlin: ${kotlin_passed} passed"
+echo "$((passed + kotlin_passed)) passed, 0 failed"

@@ -162,9 +162,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     share_at_the_pharmacy(&phone, &dir)?;
+    pull_from_a_server(&record, &dir)?;
 
     step(
-        7,
+        8,
         "A messy file from elsewhere: good lines kept, bad lines explained",
     );
     let messy = dir.join("messy.phr");
@@ -238,6 +239,53 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
         Ok(_) => anyhow::bail!("a revoked link still opened"),
     }
     host.shutdown();
+    Ok(())
+}
+
+/// Step 7: a clinic's server streams the record as NDJSON; a tablet imports lines as they
+/// arrive.
+fn pull_from_a_server(record: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<()> {
+    step(
+        7,
+        "A clinic's server streams a record over HTTP ($phr-export, NDJSON); a tablet pulls it",
+    );
+    let clinic_db = dir.join("clinic.db");
+    let mut clinic = Store::open(&clinic_db)?;
+    import_files(
+        &mut clinic,
+        &[record.to_path_buf()],
+        &ImportOptions::default(),
+    )?;
+    let patient = clinic.patient_ids()?.into_iter().next().unwrap_or_default();
+    drop(clinic);
+    let token = phrkit::shl::link::generate_key();
+    let mut config = phrkit_server::HostConfig::new(dir.join("server"));
+    config.fhir = Some(phrkit_server::FhirConfig::new(
+        &clinic_db,
+        phrkit_server::ApiToken::new(&token)?,
+    ));
+    let server = phrkit_server::start(config)?;
+    println!(
+        "server on {} (FHIR operations need its Bearer token)",
+        server.base_url
+    );
+    let mut tablet = Store::open(dir.join("tablet.db"))?;
+    let params = [("patient", patient.as_str())];
+    let report = phrkit::remote::pull(
+        &mut tablet,
+        &server.base_url,
+        &token,
+        &params,
+        &ImportOptions::default(),
+        &|_| {},
+    )?;
+    println!(
+        "pulled {} bytes, {} lines as they arrived: {}",
+        report.received.bytes,
+        report.received.resources,
+        report.import.summary()
+    );
+    server.shutdown();
     Ok(())
 }
 
