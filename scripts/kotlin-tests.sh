@@ -28,8 +28,9 @@ if [ ! -x "$KT/bin/kotlinc" ]; then
 fi
 
 echo "== cargo build (cdylib, bindgen, test host)"
-cargo build -q -p phrkit-ffi -p phrkit-uniffi-bindgen
-cargo build -q -p phrkit-ffi --example phrkit-test-host
+# One invocation, so the three share one feature resolution (and the debug build of
+# `cargo test --workspace`) instead of compiling the core twice.
+cargo build -q -p phrkit-ffi -p phrkit-uniffi-bindgen --lib --bins --examples
 
 OUT=target/kt
 rm -rf "$OUT" target/bindings/kotlin

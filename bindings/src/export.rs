@@ -56,6 +56,25 @@ pub struct ExportRequest {
     /// then give the same bytes (tests, reproducible archives).
     #[uniffi(default = None)]
     pub timestamp: Option<i64>,
+    /// Sensitive categories the patient chose to include (`mental-health`,
+    /// `substance-use`, `sexual-health`, `hiv`, `restricted`, or `all`); by default they are
+    /// left out and counted in `ExportResult.excluded`.
+    #[uniffi(default)]
+    pub include_sensitive: Vec<String>,
+}
+
+/// Parses sensitive-category codes (`all` = every category).
+pub(crate) fn categories(codes: &[String]) -> Result<Vec<phrkit::sensitivity::Category>, PhrError> {
+    let mut out = Vec::new();
+    for code in codes {
+        if code == "all" {
+            return Ok(phrkit::sensitivity::Category::ALL.to_vec());
+        }
+        out.push(phrkit::sensitivity::Category::from_code(code).ok_or_else(|| PhrError::InvalidInput {
+            reason: format!("`{code}` is not a sensitive category (mental-health, substance-use, sexual-health, hiv, restricted, all)"),
+        })?);
+    }
+    Ok(out)
 }
 
 impl ExportRequest {
@@ -87,6 +106,7 @@ impl ExportRequest {
         req.passphrase = self.passphrase.clone().map(Secret::new);
         req.encrypt = self.encrypt;
         req.timestamp = self.timestamp;
+        req.include_sensitive = categories(&self.include_sensitive)?;
         Ok(req)
     }
 }
@@ -114,6 +134,8 @@ pub struct ExportResult {
     /// The passphrase phrkit generated for an encrypted `.sphr` when none was given; shown
     /// once, stored nowhere. Null otherwise.
     pub generated_passphrase: Option<String>,
+    /// Resources left out as sensitive, per category code (nothing disappears silently).
+    pub excluded: HashMap<String, u64>,
 }
 
 impl ExportResult {
@@ -129,6 +151,7 @@ impl ExportResult {
             bytes: s.bytes,
             documents: s.documents,
             generated_passphrase: s.passphrase.map(|p| p.expose().to_string()),
+            excluded: s.excluded.into_iter().collect(),
         }
     }
 }

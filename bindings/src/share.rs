@@ -101,6 +101,9 @@ pub struct ShareOptions {
     /// Add the whole record as a `.sphr` (in a FHIR Binary) as a second file.
     #[uniffi(default = false)]
     pub include_sphr: bool,
+    /// Sensitive categories to share too (see `ExportRequest.includeSensitive`).
+    #[uniffi(default)]
+    pub include_sensitive: Vec<String>,
 }
 
 /// A link that was shared, with what is needed to manage it. Contains secrets (the link
@@ -117,6 +120,10 @@ pub struct SharedLink {
     pub label: String,
     /// How many files the link carries.
     pub files: u32,
+    /// Resources left out as sensitive, per category code.
+    pub excluded: std::collections::HashMap<String, u64>,
+    /// The Patient whose record was shared.
+    pub patient: String,
     /// The host's base URL (management handle).
     pub host_url: String,
     /// The link's id on the host (management handle).
@@ -189,6 +196,35 @@ pub fn revoke_link(link: SharedLink) -> Result<(), PhrError> {
     Ok(HttpClient::new().revoke(&link.host_url, &link.link_id, &link.management_token)?)
 }
 
+/// One line of the access log.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AccessLogEntry {
+    /// When (RFC 3339).
+    pub recorded: String,
+    /// `export`, `sphr-export`, `share-created`, `share-revoked` or `link-accessed`.
+    pub action: String,
+    /// Who received or acted.
+    pub who: String,
+    /// What happened, in words.
+    pub description: String,
+}
+
+/// The core's view of a shared link, for management calls.
+fn core_link(link: &SharedLink) -> phrkit::shl::share::SharedLink {
+    phrkit::shl::share::SharedLink {
+        uri: phrkit::sphr::Secret::new(link.uri.clone()),
+        host: link.host_url.clone(),
+        id: link.link_id.clone(),
+        management_token: phrkit::sphr::Secret::new(link.management_token.clone()),
+        exp: link.expires_at,
+        flag: link.flag.clone(),
+        label: link.label.clone(),
+        files: link.files as usize,
+        excluded: Default::default(),
+        patient: link.patient.clone(),
+    }
+}
+
 /// Who opened a link you shared, and when, oldest first. Blocks on the network. Errors as
 /// `revokeLink`.
 #[uniffi::export]
@@ -234,6 +270,7 @@ impl PhrStore {
         core.label = options.label;
         core.viewer = options.viewer_url;
         core.include_sphr = options.include_sphr;
+        core.include_sensitive = crate::export::categories(&options.include_sensitive)?;
         let link = self.with(|store| Ok(store.share(&core)?))?;
         Ok(SharedLink {
             uri: link.uri.expose().to_string(),
@@ -244,7 +281,45 @@ impl PhrStore {
             host_url: link.host,
             link_id: link.id,
             management_token: link.management_token.expose().to_string(),
+            excluded: link.excluded.into_iter().collect(),
+            patient: link.patient,
         })
+    }
+
+    /// Revokes a link this store shared and records it in the access log. Blocks on the
+    /// network. Errors: `Network`, `LinkGone`.
+    pub fn revoke_shared_link(&self, link: SharedLink) -> Result<(), PhrError> {
+        let core = core_link(&link);
+        self.with(|store| Ok(store.revoke_link(&core)?))
+    }
+
+    /// Who opened a link this store shared; each access is recorded in the access log (once).
+    /// Blocks on the network.
+    pub fn sync_accesses(&self, link: SharedLink) -> Result<Vec<LinkAccess>, PhrError> {
+        let core = core_link(&link);
+        let list = self.with(|store| Ok(store.sync_accesses(&core)?))?;
+        Ok(list
+            .into_iter()
+            .map(|a| LinkAccess {
+                recipient: a.recipient,
+                time: a.time,
+            })
+            .collect())
+    }
+
+    /// The access log, newest first: every export, share, revocation and link access
+    /// (of one patient, or all). Blocks; call off the main thread.
+    pub fn access_log(&self, patient: Option<String>) -> Result<Vec<AccessLogEntry>, PhrError> {
+        let entries = self.with(|store| Ok(store.access_log(patient.as_deref())?))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| AccessLogEntry {
+                recorded: e.recorded,
+                action: e.action,
+                who: e.who,
+                description: e.description,
+            })
+            .collect())
     }
 
     /// Imports what `openLink` received (FHIR JSON as records, an attached `.sphr` as an
