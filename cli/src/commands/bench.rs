@@ -115,16 +115,7 @@ fn bench_import(a: SizeArgs) -> anyhow::Result<ExitCode> {
     for size in a.sizes {
         let file = dir.join(format!("bench-{size}.phr"));
         let patients = (size / 1000).max(1);
-        let mut w = BufWriter::new(std::fs::File::create(&file)?);
-        let s = generate(
-            &GenerateOptions {
-                patients,
-                resources_per_patient: size / patients,
-                seed: 42,
-            },
-            &mut w,
-        )?;
-        w.flush()?;
+        let s = generated(&file, patients, size / patients)?;
         let fresh = |name: &str| -> anyhow::Result<PathBuf> {
             let db = dir.join(format!("{name}-{size}.db"));
             for suffix in ["", "-wal", "-shm"] {
@@ -176,16 +167,7 @@ fn bench_export(a: SizeArgs) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-export-{size}.phr"));
-        let mut w = BufWriter::new(std::fs::File::create(&file)?);
-        let s = generate(
-            &GenerateOptions {
-                patients: 1,
-                resources_per_patient: size,
-                seed: 42,
-            },
-            &mut w,
-        )?;
-        w.flush()?;
+        let s = generated(&file, 1, size)?;
         let db = dir.join(format!("export-{size}.db"));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -239,16 +221,7 @@ fn bench_privacy(a: SizeArgs) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-privacy-{size}.phr"));
-        let mut w = BufWriter::new(std::fs::File::create(&file)?);
-        let s = generate(
-            &GenerateOptions {
-                patients: 1,
-                resources_per_patient: size,
-                seed: 42,
-            },
-            &mut w,
-        )?;
-        w.flush()?;
+        let s = generated(&file, 1, size)?;
         let mut cells = vec![s.resources.to_string()];
         for (label, suffix) in [("plain", ""), ("encrypted", "-enc")] {
             let db = dir.join(format!("privacy-{label}-{size}.db"));
@@ -289,6 +262,14 @@ fn bench_privacy(a: SizeArgs) -> anyhow::Result<ExitCode> {
         &rows,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a deterministic generated record (`patients` × `per_patient`, seed 42) to `path`.
+pub(crate) fn generated(path: &Path, patients: usize, per_patient: usize) -> anyhow::Result<phrkit::generate::GenerateSummary> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    let summary = generate(&GenerateOptions { patients, resources_per_patient: per_patient, seed: 42 }, &mut w)?;
+    w.flush()?;
+    Ok(summary)
 }
 
 fn peak_rss_kb() -> u64 {

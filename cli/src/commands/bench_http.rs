@@ -12,8 +12,6 @@
 
 use crate::ui::table;
 use anyhow::{Context, bail};
-use phrkit::generate::{GenerateOptions, generate};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,16 +40,7 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-http-{size}.phr"));
-        let mut w = BufWriter::new(std::fs::File::create(&file)?);
-        let generated = generate(
-            &GenerateOptions {
-                patients: 1,
-                resources_per_patient: size,
-                seed: 42,
-            },
-            &mut w,
-        )?;
-        w.flush()?;
+        let generated = super::bench::generated(&file, 1, size)?;
         let source = fresh(&dir.join(format!("source-{size}")))?;
         let target = fresh(&dir.join(format!("target-{size}")))?;
         let local_import = child("import", &file, &source.join(phrkit_server::STORE_FILE))?;

@@ -3,13 +3,12 @@
 
 use crate::ui::table;
 use anyhow::{Context, bail};
-use phrkit::generate::{GenerateOptions, generate};
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::share::{ShareOptions, open_link};
 use phrkit::{ExportRequest, ImportOptions, Store};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -29,16 +28,7 @@ fn children_peak_mb() -> f64 {
 fn record(dir: &Path, size: usize) -> anyhow::Result<std::path::PathBuf> {
     let db = dir.join(format!("sphr-{size}.db"));
     let file = dir.join(format!("sphr-{size}.phr"));
-    let mut w = BufWriter::new(std::fs::File::create(&file)?);
-    generate(
-        &GenerateOptions {
-            patients: 1,
-            resources_per_patient: size,
-            seed: 42,
-        },
-        &mut w,
-    )?;
-    w.flush()?;
+    super::bench::generated(&file, 1, size)?;
     let mut store = Store::open(&db)?;
     store.import(
         vec![ImportSource::from_path(&file)?],
