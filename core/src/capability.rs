@@ -43,7 +43,10 @@ means from 2010-01-01T00:00:00Z; `end=2020-06` means through 2020-06-30T23:59:59
 without a time are UTC days. A resource matches when its clinical period overlaps the range \
 (a period with no end is open-ended); either bound may be omitted. Resources without a \
 clinical date (Patient, Practitioner, Organization, Medication …) are always included when \
-selected by patient.\n\n\
+selected by patient, and so are Provenance resources (the record of where data came from), \
+whatever their dates. Sensitive resources (security labels or sensitive codes: mental health, \
+substance use, sexual health, HIV, restricted) are left out unless the request includes their \
+category (`includeSensitive`, a phrkit extension) or an active Consent permits it.\n\n\
 `_since` filters on `meta.lastUpdated`, an instant: when this store last changed the resource.\n\n\
 `_type` is a strict comma-separated list of resource types (an unknown type is an error); the \
 Patient and the cover Composition are always present.\n\n\

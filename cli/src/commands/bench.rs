@@ -265,9 +265,20 @@ fn bench_privacy(a: SizeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes a deterministic generated record (`patients` × `per_patient`, seed 42) to `path`.
-pub(crate) fn generated(path: &Path, patients: usize, per_patient: usize) -> anyhow::Result<phrkit::generate::GenerateSummary> {
+pub(crate) fn generated(
+    path: &Path,
+    patients: usize,
+    per_patient: usize,
+) -> anyhow::Result<phrkit::generate::GenerateSummary> {
     let mut w = BufWriter::new(std::fs::File::create(path)?);
-    let summary = generate(&GenerateOptions { patients, resources_per_patient: per_patient, seed: 42 }, &mut w)?;
+    let summary = generate(
+        &GenerateOptions {
+            patients,
+            resources_per_patient: per_patient,
+            seed: 42,
+        },
+        &mut w,
+    )?;
     w.flush()?;
     Ok(summary)
 }
