@@ -255,6 +255,17 @@ fn a_direct_file_link_and_an_included_sphr() {
 }
 
 #[test]
+fn a_viewer_must_be_https() {
+    let (_d, phone) = record();
+    let mut opts = ShareOptions::new("http://127.0.0.1:9", ShareProfile::Travel);
+    opts.viewer = Some("javascript:alert(1)".into());
+    match phone.share(&opts) {
+        Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, "viewer"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn expired_and_insecure_links_fail_before_any_request() {
     let expired = ShlPayload {
         url: "https://shl.example.org/api/shl/abc".into(),

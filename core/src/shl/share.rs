@@ -175,6 +175,14 @@ impl Store {
     /// network; call off the main thread.
     pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
         let patient = self.share_patient(opts)?;
+        if let Some(viewer) = &opts.viewer
+            && super::client::check_url(viewer).is_err()
+        {
+            return Err(Error::param(
+                "viewer",
+                "a viewer URL must be https (http only for loopback)",
+            ));
+        }
         if opts.direct_file && opts.passcode.is_some() {
             return Err(Error::param(
                 "passcode",
