@@ -7,10 +7,7 @@
 mod common;
 
 use common::host;
-use phrkit::ImportOptions;
 use phrkit::Store;
-use phrkit::import::ImportSource;
-use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::jwe::{Compress, decrypt, encrypt};
 use phrkit::shl::link::{ShlPayload, generate_key};
@@ -113,26 +110,7 @@ fn jwcrypto_and_phrkit_read_each_others_jwes() {
 }
 
 fn shared_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path().join("phone.db")).unwrap();
-    let mut buf = Vec::new();
-    phrkit::generate::generate(
-        &phrkit::generate::GenerateOptions {
-            patients: 1,
-            resources_per_patient: 300,
-            seed: 9,
-        },
-        &mut buf,
-    )
-    .unwrap();
-    store
-        .import(
-            vec![ImportSource::from_bytes("gen.phr", buf)],
-            &ImportOptions::default(),
-            &NoProgress,
-        )
-        .unwrap();
-    (dir, store)
+    common::generated_store(300, 9)
 }
 
 #[test]

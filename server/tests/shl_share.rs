@@ -5,7 +5,6 @@ mod common;
 
 use common::host;
 use phrkit::ImportOptions;
-use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
 use phrkit::shl::ShlError;
 use phrkit::shl::content::ShareProfile;
@@ -16,26 +15,7 @@ use phrkit::{Error, Store};
 use serde_json::Value;
 
 fn record() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path().join("phone.db")).unwrap();
-    let mut buf = Vec::new();
-    phrkit::generate::generate(
-        &phrkit::generate::GenerateOptions {
-            patients: 1,
-            resources_per_patient: 600,
-            seed: 5,
-        },
-        &mut buf,
-    )
-    .unwrap();
-    store
-        .import(
-            vec![ImportSource::from_bytes("gen.phr", buf)],
-            &ImportOptions::default(),
-            &NoProgress,
-        )
-        .unwrap();
-    (dir, store)
+    common::generated_store(600, 5)
 }
 
 fn bundle(bytes: &[u8]) -> Value {

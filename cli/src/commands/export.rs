@@ -8,14 +8,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Options of `phrkit export`.
+/// Which part of a record: the `$phr-export` selection parameters (export and pull).
 #[derive(clap::Args)]
-pub struct ExportArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// bundle (FHIR document Bundle), ndjson, phr, or sphr (encrypted zip with documents).
-    #[arg(long, default_value = "bundle")]
-    pub format: OutputFormat,
+pub struct SelectionArgs {
     /// The patient (`Patient/123` or `123`); required when the store holds several.
     #[arg(long)]
     pub patient: Option<String>,
@@ -25,12 +20,41 @@ pub struct ExportArgs {
     /// Up to the end of this (partial) date, inclusive.
     #[arg(long)]
     pub end: Option<String>,
-    /// Only what the store changed since this instant.
+    /// Only what was changed since this instant.
     #[arg(long)]
     pub since: Option<String>,
     /// Only these resource types (comma-separated).
     #[arg(long = "type")]
     pub types: Option<String>,
+}
+
+impl SelectionArgs {
+    /// The given options as `$phr-export` parameters.
+    pub fn params(&self) -> Vec<(&str, &str)> {
+        let optional = [
+            ("patient", &self.patient),
+            ("start", &self.start),
+            ("end", &self.end),
+            ("_since", &self.since),
+            ("_type", &self.types),
+        ];
+        optional
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
+            .collect()
+    }
+}
+
+/// Options of `phrkit export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// bundle (FHIR document Bundle), ndjson, phr, or sphr (encrypted zip with documents).
+    #[arg(long, default_value = "bundle")]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// Output file, or `-` for stdout (default: `<Given>-<Family>-<date>.<ext>` here;
     /// `record-<date>.sphr` for sphr).
     #[arg(short, long)]
@@ -58,18 +82,7 @@ impl ExportArgs {
     pub fn request(&self) -> anyhow::Result<ExportRequest> {
         let format = self.format.code();
         let mut params: Vec<(&str, &str)> = vec![("outputFormat", format)];
-        let optional = [
-            ("patient", &self.patient),
-            ("start", &self.start),
-            ("end", &self.end),
-            ("_since", &self.since),
-            ("_type", &self.types),
-        ];
-        params.extend(
-            optional
-                .iter()
-                .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
-        );
+        params.extend(self.selection.params());
         let mut req = ExportRequest::from_params(params)?;
         req.encrypt = !self.no_encryption;
         req.include_sensitive =

@@ -48,21 +48,8 @@ pub struct PullArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub token: TokenArgs,
-    /// The patient (`Patient/123` or `123`), on servers that hold several.
-    #[arg(long)]
-    pub patient: Option<String>,
-    /// From this (partial) date on: 2010, 2020-06, 2024-01-01.
-    #[arg(long)]
-    pub start: Option<String>,
-    /// Up to the end of this (partial) date.
-    #[arg(long)]
-    pub end: Option<String>,
-    /// Only what the server changed since this instant.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only these resource types (comma-separated).
-    #[arg(long = "type")]
-    pub types: Option<String>,
+    #[command(flatten)]
+    pub selection: crate::commands::export::SelectionArgs,
     /// Under merge, when a resource differs: newer-wins, keep-existing, replace or fail.
     #[arg(long, default_value = "newer-wins")]
     pub conflict: ConflictPolicy,
@@ -72,17 +59,7 @@ pub struct PullArgs {
 pub fn run_pull(a: PullArgs) -> anyhow::Result<ExitCode> {
     let token = a.token.token()?;
     let mut store = a.store.open()?;
-    let optional = [
-        ("patient", &a.patient),
-        ("start", &a.start),
-        ("end", &a.end),
-        ("_since", &a.since),
-        ("_type", &a.types),
-    ];
-    let params: Vec<(&str, &str)> = optional
-        .iter()
-        .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
-        .collect();
+    let params = a.selection.params();
     let opts = ImportOptions {
         strategy: Strategy::Merge,
         conflict: a.conflict,

@@ -206,25 +206,18 @@ fn first_patient_ref(resource: &Value, path: &str) -> Option<String> {
 fn patient_id(reference: &str) -> Option<String> {
     let mut parts: Vec<&str> = reference.split('/').collect();
     if let [.., "_history", version] = parts[..] {
-        if !is_fhir_id(version) {
+        if !super::is_valid_id(version) {
             return None;
         }
         parts.truncate(parts.len() - 2);
     }
     match parts[..] {
-        ["Patient", id] => is_fhir_id(id).then(|| id.to_owned()),
+        ["Patient", id] => super::is_valid_id(id).then(|| id.to_owned()),
         [ref base @ .., "Patient", id] if base.first().is_some_and(|s| s.ends_with(':')) => {
-            is_fhir_id(id).then(|| id.to_owned())
+            super::is_valid_id(id).then(|| id.to_owned())
         }
         _ => None,
     }
-}
-
-/// FHIR `id`: 1–64 of `[A-Za-z0-9.-]`.
-fn is_fhir_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]

@@ -168,3 +168,26 @@ pub fn wait_until(limit: Duration, mut probe: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A record store in its own temporary folder holding one generated patient with
+/// `resources` resources (generator seed `seed`).
+pub fn generated_store(resources: usize, seed: u64) -> (tempfile::TempDir, phrkit::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = phrkit::Store::open(dir.path().join("phone.db")).unwrap();
+    let mut buf = Vec::new();
+    let opts = phrkit::generate::GenerateOptions {
+        patients: 1,
+        resources_per_patient: resources,
+        seed,
+    };
+    phrkit::generate::generate(&opts, &mut buf).unwrap();
+    let source = phrkit::import::ImportSource::from_bytes("gen.phr", buf);
+    store
+        .import(
+            vec![source],
+            &phrkit::ImportOptions::default(),
+            &phrkit::progress::NoProgress,
+        )
+        .unwrap();
+    (dir, store)
+}
