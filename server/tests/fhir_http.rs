@@ -366,8 +366,11 @@ fn a_second_import_waits_its_turn_with_429() {
     });
     started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     // The first import holds the lock once its handler runs; wait for that, not for a time.
+    // Bounded by a generous deadline: in a debug build under load the first handler can take
+    // seconds to open the store and compile the schema before it takes the lock.
     let mut busy = None;
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         let reply = host.send(
             Method::POST,
             "/Bundle/$import",
