@@ -3,11 +3,11 @@
 
 mod fhir_common;
 
-use std::io::Read;
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use fhir_common::{TOKEN, fhir_host, record};
+use fhir_common::{Fhir, TOKEN, fhir_host, record};
 use ureq::http::Method;
 
 struct Case {
@@ -324,71 +324,59 @@ fn without_the_token_every_operation_answers_401_and_nothing_more() {
     assert_eq!(host.get("/metadata", &[("authorization", "")]).status, 200);
 }
 
-/// A request body that sends `first`, then waits for the test's signal.
-struct Held {
-    first: Option<Vec<u8>>,
-    release: mpsc::Receiver<()>,
-    started: mpsc::Sender<()>,
-}
-
-impl Read for Held {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if let Some(first) = self.first.take() {
-            out[..first.len()].copy_from_slice(&first);
-            let _ = self.started.send(());
-            return Ok(first.len());
-        }
-        let _ = self.release.recv_timeout(Duration::from_secs(60));
-        Ok(0)
-    }
+/// Opens an import by hand on a raw socket: headers and the first chunk of a chunked body,
+/// flushed, so the server's handler runs (and takes the import lock) while the body stays open.
+/// No HTTP client buffering sits between the test and the server.
+fn open_held_import(host: &Fhir) -> TcpStream {
+    let authority = host
+        .base()
+        .strip_prefix("http://")
+        .expect("the test host is plain http on loopback");
+    let mut socket = TcpStream::connect(authority).unwrap();
+    let line = b"{\"resourceType\":\"Patient\",\"id\":\"held\"}\n";
+    let head = format!(
+        "POST /Bundle/$import HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
+        line.len()
+    );
+    socket.write_all(head.as_bytes()).unwrap();
+    socket.write_all(line).unwrap();
+    socket.write_all(b"\r\n").unwrap();
+    socket.flush().unwrap();
+    socket
 }
 
 #[test]
 fn a_second_import_waits_its_turn_with_429() {
     let host = fhir_host(20, |_| {});
-    let (release_tx, release_rx) = mpsc::channel();
-    let (started_tx, started_rx) = mpsc::channel();
-    let url = format!("{}/Bundle/$import", host.base());
-    let agent = host.agent.clone();
-    let first = std::thread::spawn(move || {
-        let body = Held {
-            first: Some(b"{\"resourceType\":\"Patient\",\"id\":\"held\"}\n".to_vec()),
-            release: release_rx,
-            started: started_tx,
-        };
-        let mut r = agent
-            .post(&url)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .header("content-type", NDJSON)
-            .send(ureq::SendBody::from_owned_reader(body))
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    });
-    started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
-    // The first import holds the lock once its handler runs; wait for that, not for a time.
-    // Bounded by a generous deadline: in a debug build under load the first handler can take
-    // seconds to open the store and compile the schema before it takes the lock.
-    let mut busy = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
+    let mut held = open_held_import(&host);
+    // The held import takes the lock as soon as its handler runs; poll until it does. Each
+    // poll is a complete (empty) import, so before that point the polls themselves succeed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let busy = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held import never took the lock"
+        );
         let reply = host.send(
             Method::POST,
             "/Bundle/$import",
             &[("content-type", NDJSON)],
             Some(Vec::new()),
         );
-        if reply.status == 429 {
-            busy = Some(reply);
-            break;
+        match reply.status {
+            429 => break reply,
+            200 => std::thread::yield_now(),
+            other => panic!("unexpected {other}: {}", reply.text()),
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let busy = busy.expect("a concurrent import gets 429");
+    };
     assert_eq!(busy.header("retry-after"), Some("5"));
     assert_eq!(busy.json()["issue"][0]["code"], "throttled");
-    release_tx.send(()).unwrap();
-    let (status, body) = first.join().unwrap();
-    assert_eq!(status, 200, "{body}");
+    // End the chunked body; the held import completes and commits.
+    held.write_all(b"0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    held.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(host.store().get("Patient", "held").unwrap().is_some());
 }
 
