@@ -62,8 +62,8 @@ use tokio::sync::oneshot;
 pub use config::{DEFAULT_EMBED_CAP, DEFAULT_MAX_UPLOAD, DEFAULT_SERVE_BIND, HostConfig};
 pub use error::ServerError;
 pub use fhir::{
-    ApiToken, DEFAULT_MAX_IMPORT_BYTES, ExportFault, ExportHook, FhirConfig, STORE_FILE,
-    TOKEN_FILE, load_or_create_token,
+    ApiToken, DEFAULT_MAX_IMPORT_BYTES, ExportFault, FhirConfig, STORE_FILE, TOKEN_FILE, TestHook,
+    load_or_create_token,
 };
 pub use links::{DEFAULT_MAX_ATTEMPTS, SHL_CONTENT_TYPES};
 pub use schema::VERSION as SCHEMA_VERSION;

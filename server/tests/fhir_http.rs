@@ -5,9 +5,11 @@ mod fhir_common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use fhir_common::{Fhir, TOKEN, fhir_host, record};
+use phrkit_server::TestHook;
 use ureq::http::Method;
 
 struct Case {
@@ -348,28 +350,24 @@ fn open_held_import(host: &Fhir) -> TcpStream {
 
 #[test]
 fn a_second_import_waits_its_turn_with_429() {
-    let host = fhir_host(20, |_| {});
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let host = fhir_host(20, move |c| {
+        c.import_hook = Some(TestHook(Arc::new(move || {
+            let _ = locked_tx.send(());
+        })));
+    });
     let mut held = open_held_import(&host);
-    // The held import takes the lock as soon as its handler runs; poll until it does. Each
-    // poll is a complete (empty) import, so before that point the polls themselves succeed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let busy = loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the held import never took the lock"
-        );
-        let reply = host.send(
-            Method::POST,
-            "/Bundle/$import",
-            &[("content-type", NDJSON)],
-            Some(Vec::new()),
-        );
-        match reply.status {
-            429 => break reply,
-            200 => std::thread::yield_now(),
-            other => panic!("unexpected {other}: {}", reply.text()),
-        }
-    };
+    // The held import has the lock once the hook fires; its body is still open.
+    locked_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the held import takes the lock");
+    let busy = host.send(
+        Method::POST,
+        "/Bundle/$import",
+        &[("content-type", NDJSON)],
+        Some(Vec::new()),
+    );
+    assert_eq!(busy.status, 429, "{}", busy.text());
     assert_eq!(busy.header("retry-after"), Some("5"));
     assert_eq!(busy.json()["issue"][0]["code"], "throttled");
     // End the chunked body; the held import completes and commits.
@@ -378,6 +376,14 @@ fn a_second_import_waits_its_turn_with_429() {
     held.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(host.store().get("Patient", "held").unwrap().is_some());
+    // The lock is free again: the next import runs.
+    let after = host.send(
+        Method::POST,
+        "/Bundle/$import",
+        &[("content-type", NDJSON)],
+        Some(Vec::new()),
+    );
+    assert_eq!(after.status, 200, "{}", after.text());
 }
 
 #[test]

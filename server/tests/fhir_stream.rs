@@ -10,7 +10,7 @@ use std::time::Duration;
 use fhir_common::{TOKEN, fhir_host, fhir_host_on, record};
 use phrkit::remote::{RemoteError, pull, push};
 use phrkit::{ExportRequest, ImportOptions, Store};
-use phrkit_server::{ExportFault, ExportHook};
+use phrkit_server::{ExportFault, TestHook};
 
 type Events = Arc<Mutex<Vec<String>>>;
 
@@ -25,7 +25,7 @@ fn the_client_parses_the_first_resource_before_the_server_writes_the_last() {
     let go_rx = Mutex::new(go_rx);
     let server_events = events.clone();
     let host = fhir_host(3000, move |c| {
-        c.export_hook = Some(ExportHook(Arc::new(move || {
+        c.export_hook = Some(TestHook(Arc::new(move || {
             log(&server_events, "server: first chunk sent");
             // The export waits here until the client has parsed a resource. A buffered
             // (non-streaming) body would never reach the client, and this would time out.

@@ -139,6 +139,9 @@ async fn run(
     let Ok(guard) = state.import_lock.clone().try_lock_owned() else {
         return FhirError::Busy.into_response();
     };
+    if let Some(hook) = &state.config.import_hook {
+        (hook.0)();
+    }
     let limit = state.config.max_import_bytes;
     let size = content_length(headers);
     let too_large = Arc::new(AtomicBool::new(false));

@@ -42,7 +42,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::{ApiToken, TOKEN_FILE, load_or_create_token};
-pub use stream::{ExportFault, ExportHook};
+pub use stream::{ExportFault, TestHook};
 
 /// Name of the record store inside the data folder.
 pub const STORE_FILE: &str = "phrkit.db";
@@ -65,7 +65,9 @@ pub struct FhirConfig {
     /// Test hook: make every export fail after this many lines.
     pub export_fault: Option<ExportFault>,
     /// Test hook: called on the export thread right after the first chunk left it.
-    pub export_hook: Option<ExportHook>,
+    pub export_hook: Option<TestHook>,
+    /// Test hook: called by an import right after it took the store's import lock.
+    pub import_hook: Option<TestHook>,
 }
 
 impl FhirConfig {
@@ -77,6 +79,7 @@ impl FhirConfig {
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             export_fault: None,
             export_hook: None,
+            import_hook: None,
         }
     }
 }

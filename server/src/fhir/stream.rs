@@ -17,7 +17,7 @@
 //! so there the stream ends with an error and the connection is aborted, which a client sees
 //! as a truncated transfer rather than a complete-looking file.
 //!
-//! [`ExportFault`] and [`ExportHook`] are test hooks configured on the host.
+//! [`ExportFault`] and [`TestHook`] are test hooks configured on the host.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -40,14 +40,15 @@ pub struct ExportFault {
     pub cut_connection: bool,
 }
 
-/// Test hook: called once on the export thread right after the first chunk was handed to the
-/// response body, before the export goes on; a test can block in it to order events.
+/// Test hook: a callback the host runs at a fixed point of an operation (see
+/// [`super::FhirConfig`]'s `export_hook` and `import_hook`), so a test can observe or block
+/// at that point to order events without timing.
 #[derive(Clone)]
-pub struct ExportHook(pub Arc<dyn Fn() + Send + Sync>);
+pub struct TestHook(pub Arc<dyn Fn() + Send + Sync>);
 
-impl std::fmt::Debug for ExportHook {
+impl std::fmt::Debug for TestHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ExportHook")
+        f.write_str("TestHook")
     }
 }
 
@@ -68,7 +69,7 @@ pub(crate) struct BodyWriter {
     /// True once the export wrote anything.
     started: bool,
     fault: Option<ExportFault>,
-    hook: Option<ExportHook>,
+    hook: Option<TestHook>,
 }
 
 impl BodyWriter {
@@ -77,7 +78,7 @@ impl BodyWriter {
         tx: mpsc::Sender<Chunk>,
         lines_only: bool,
         fault: Option<ExportFault>,
-        hook: Option<ExportHook>,
+        hook: Option<TestHook>,
     ) -> Self {
         BodyWriter {
             head: Some(head),
