@@ -548,6 +548,46 @@ fn overlong_lines_are_skipped_with_a_clear_issue() {
 }
 
 #[test]
+fn a_large_run_splits_its_provenance_so_no_resource_grows_with_the_import() {
+    let (_d, mut s) = store();
+    let mut lines = vec![patient("p1")];
+    lines.extend((0..2100).map(|i| obs(&format!("o{i}"), "Patient/p1", i)));
+    let r = import_default(&mut s, &ndjson(&lines));
+    assert_eq!(r.totals().created, 2101);
+    let sizes: Vec<usize> = r
+        .provenance_ids
+        .iter()
+        .map(|id| {
+            get(&s, "Provenance", id)["target"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [1000, 1000, 101],
+        "1,000 targets at most per Provenance"
+    );
+    let mut targets: Vec<String> = r
+        .provenance_ids
+        .iter()
+        .flat_map(|id| {
+            get(&s, "Provenance", id)["target"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["reference"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(targets[0], "Patient/p1/_history/1", "in write order");
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), 2101, "every version listed once");
+}
+
+#[test]
 fn each_run_records_one_provenance_linked_to_its_versions() {
     let (_d, mut s) = store();
     let r = import_default(

@@ -6,7 +6,9 @@
 //! put their resource on a deferred list that is retried once the whole input has been read;
 //! the list is capped, so memory stays bounded even for inputs full of dangling references.
 
-use super::prepare::{Candidate, Derived, Kind, Prepared, derive, instant_text, set_meta};
+use super::prepare::{
+    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, set_meta,
+};
 use super::report::{ImportReport, Issue, Severity};
 use super::{ConflictPolicy, ImportOptions, OnInvalid, Strategy};
 use crate::error::{Error, Result};
@@ -15,6 +17,10 @@ use crate::store::write;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+/// Most targets one Provenance lists; a larger group is split (see
+/// [`Applier::write_provenance`]).
+const PROVENANCE_TARGETS: usize = 1000;
 
 struct Deferred {
     line: u64,
@@ -44,9 +50,13 @@ pub(crate) struct Applier<'t> {
     /// append collisions), applied to later references.
     remap: HashMap<String, String>,
     deferred: Vec<Deferred>,
-    /// `Type/id/_history/v` of every version written, with its patient, for the run's
-    /// Provenance resources.
-    targets: Vec<(Option<String>, String)>,
+    /// Every version written, for the run's Provenance resources: its patient (an index
+    /// into `patients`) and its row. Kept this compact (16 bytes a version) so a run of
+    /// millions of resources holds no list of reference strings.
+    targets: Vec<(Option<u32>, i64)>,
+    /// Patients of the versions written so far, and their index in `patients`.
+    patients: Vec<String>,
+    patient_index: HashMap<String, u32>,
     /// Items processed so far (for progress).
     pub processed: u64,
 }
@@ -70,6 +80,8 @@ impl<'t> Applier<'t> {
             remap: HashMap::new(),
             deferred: Vec::new(),
             targets: Vec::new(),
+            patients: Vec::new(),
+            patient_index: HashMap::new(),
             processed: 0,
         }
     }
@@ -477,35 +489,44 @@ impl<'t> Applier<'t> {
         version: i64,
         previous: Option<i64>,
     ) -> Result<()> {
-        self.store_version(c, d, version, previous)?;
+        let row = self.store_version(c, d, version, previous)?;
         let counts = self.report.count(&c.ty);
         if previous.is_none() {
             counts.created += 1;
         } else {
             counts.updated += 1;
         }
-        self.targets.push((
-            d.patient.clone(),
-            format!("{}/{}/_history/{version}", c.ty, c.id),
-        ));
+        let patient = d.patient.as_ref().map(|p| self.patient_number(p));
+        self.targets.push((patient, row));
         Ok(())
     }
 
+    fn patient_number(&mut self, patient: &str) -> u32 {
+        if let Some(&n) = self.patient_index.get(patient) {
+            return n;
+        }
+        let n = self.patients.len() as u32;
+        self.patients.push(patient.to_string());
+        self.patient_index.insert(patient.to_string(), n);
+        n
+    }
+
+    /// Stores one version with its documents and identifiers; returns its row.
     fn store_version(
         &mut self,
         c: &mut Candidate,
         d: &mut Derived,
         version: i64,
         previous: Option<i64>,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         if version != 1 {
             set_meta(&mut c.value, version, &self.now);
-            d.json = c.value.to_string();
+            d.json = json_text(&c.value);
         }
         for doc in std::mem::take(&mut c.documents) {
             write::insert_document(self.conn, &doc)?;
         }
-        write::insert_version(
+        let row = write::insert_version(
             self.conn,
             previous,
             &write::NewVersion {
@@ -524,20 +545,18 @@ impl<'t> Applier<'t> {
             },
         )?;
         write::add_identifiers(self.conn, &c.ty, &c.id, &d.identifiers)?;
-        Ok(())
+        Ok(row)
     }
 
     /// Writes the run's Provenance — one per patient whose record the run changed, plus one
     /// for the shared resources (practitioners, organizations…) it wrote, so a patient's
-    /// export never carries another patient's resource ids — and returns their ids.
+    /// export never carries another patient's resource ids — and returns their ids. A group
+    /// of more than [`PROVENANCE_TARGETS`] versions is split over several Provenance
+    /// resources, so no single resource grows with the size of the import.
     pub fn write_provenance(
         &mut self,
         sources: &[super::report::SourceSummary],
     ) -> Result<Vec<String>> {
-        let mut groups: std::collections::BTreeMap<Option<String>, Vec<&str>> = Default::default();
-        for (patient, target) in &self.targets {
-            groups.entry(patient.clone()).or_default().push(target);
-        }
         let entities: Vec<Value> = sources.iter().map(|s| json!({
             "role": "source",
             "what": {
@@ -545,38 +564,52 @@ impl<'t> Applier<'t> {
                 "display": format!("{} ({} bytes, SHA-256 {})", s.name, s.bytes, s.sha256),
             }
         })).collect();
+        let mut targets = std::mem::take(&mut self.targets);
+        // Shared resources first, then patients by id; rows in write order within each.
+        let patients = &self.patients;
+        targets.sort_by(|a, b| {
+            let name = |t: &(Option<u32>, i64)| t.0.map(|n| patients[n as usize].as_str());
+            name(a).cmp(&name(b)).then(a.1.cmp(&b.1))
+        });
+        let mut reference = self
+            .conn
+            .prepare_cached("SELECT type, id, version FROM resource_version WHERE row = ?1")?;
         let mut written = Vec::new();
-        let mut records = Vec::new();
-        for (patient, own) in groups {
-            let id = uuid::Uuid::new_v4().to_string();
-            let targets: Vec<Value> = own.iter().map(|t| json!({"reference": t})).collect();
-            let value = json!({
-                "resourceType": "Provenance",
-                "id": id,
-                "target": targets,
-                "recorded": self.now,
-                "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE", "display": "create"}], "text": "import"},
-                "agent": [{
-                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler"}]},
-                    "who": {"display": crate::SOFTWARE}
-                }],
-                "entity": entities,
-            });
-            records.push((patient, id, value));
-        }
-        for (patient, id, mut value) in records {
-            let mut d = derive(&mut value, "Provenance", &id, 1, &self.now);
-            d.patient = patient;
-            let mut c = Candidate {
-                ty: "Provenance".into(),
-                id: id.clone(),
-                value,
-                notes: Vec::new(),
-                derived: None,
-                documents: Vec::new(),
-            };
-            self.store_version(&mut c, &mut d, 1, None)?;
-            written.push(id);
+        for group in targets.chunk_by(|a, b| a.0 == b.0) {
+            let patient = group[0].0.map(|n| self.patients[n as usize].clone());
+            for part in group.chunks(PROVENANCE_TARGETS) {
+                let mut refs = Vec::with_capacity(part.len());
+                for (_, row) in part {
+                    let (ty, id, version): (String, String, i64) =
+                        reference.query_row([row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    refs.push(json!({"reference": format!("{ty}/{id}/_history/{version}")}));
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut value = json!({
+                    "resourceType": "Provenance",
+                    "id": id,
+                    "target": refs,
+                    "recorded": self.now,
+                    "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE", "display": "create"}], "text": "import"},
+                    "agent": [{
+                        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler"}]},
+                        "who": {"display": crate::SOFTWARE}
+                    }],
+                    "entity": entities,
+                });
+                let mut d = derive(&mut value, "Provenance", &id, 1, &self.now);
+                d.patient = patient.clone();
+                let mut c = Candidate {
+                    ty: "Provenance".into(),
+                    id: id.clone(),
+                    value,
+                    notes: Vec::new(),
+                    derived: None,
+                    documents: Vec::new(),
+                };
+                self.store_version(&mut c, &mut d, 1, None)?;
+                written.push(id);
+            }
         }
         Ok(written)
     }

@@ -58,12 +58,13 @@ pub(crate) fn current(conn: &Connection, ty: &str, id: &str) -> Result<Option<Cu
         .optional()?)
 }
 
-/// Writes a new version and retires `previous` (the row it supersedes), if any.
+/// Writes a new version and retires `previous` (the row it supersedes), if any; returns the
+/// new version's row.
 pub(crate) fn insert_version(
     conn: &Connection,
     previous: Option<i64>,
     v: &NewVersion<'_>,
-) -> Result<()> {
+) -> Result<i64> {
     if let Some(row) = previous {
         conn.prepare_cached("UPDATE resource_version SET current = 0 WHERE row = ?1")?
             .execute([row])?;
@@ -88,7 +89,7 @@ pub(crate) fn insert_version(
         v.json,
         v.sensitive
     ])?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
 pub(crate) fn add_identifiers(
