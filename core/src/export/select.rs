@@ -27,6 +27,8 @@ pub(crate) struct Plan {
     pub counts: BTreeMap<String, u64>,
     /// Shared resources as `(type, id)`, sorted.
     pub shared: Vec<(String, String)>,
+    /// The compartment's Provenance ids, in the order they are written (clinical date, id).
+    pub provenance: Vec<String>,
     /// Resources left out as sensitive, per category code (one resource may count in two).
     pub excluded: BTreeMap<String, u64>,
 }
@@ -88,18 +90,12 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         args.push(since.into());
     }
 
-    let excluded = exclude_sensitive(store, &patient, req, &mut condition, &args)?;
+    let left_out = sensitive_left_out(store, &patient, req)?;
     let conn = &store.conn;
     let mut counts = BTreeMap::new();
     counts.insert("Patient".to_string(), 1);
-    let mut st = conn.prepare(&format!(
-        "SELECT type, count(*) FROM resource_version WHERE {condition} GROUP BY type"
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let n: i64 = r.get(1)?;
-        *counts.entry(r.get::<_, String>(0)?).or_insert(0) += n as u64;
-    }
+    let mut excluded = BTreeMap::new();
+    let mut provenance = Vec::new();
 
     let wanted = |ty: &str| {
         ty != "Patient"
@@ -118,13 +114,41 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
             }
         }
     };
+    // One index-only pass over the compartment: counts, sensitive exclusions, references to
+    // follow and the Provenance to emit.
     let mut st = conn.prepare(&format!(
-        "SELECT refs FROM resource_version WHERE {condition}"
+        "SELECT type, id, date_start, refs, sensitive FROM resource_version WHERE {condition}"
     ))?;
     let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
     while let Some(r) = rows.next()? {
-        enqueue(&r.get::<_, String>(0)?, &mut queue);
+        let mask: i64 = r.get(4)?;
+        if mask & left_out != 0 {
+            for cat in sensitivity::categories(mask & left_out) {
+                *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
+            }
+            continue;
+        }
+        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        match counts.get_mut(ty) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(ty.to_string(), 1);
+            }
+        }
+        if ty == "Provenance" {
+            provenance.push((r.get::<_, Option<i64>>(2)?, r.get::<_, String>(1)?));
+        }
+        enqueue(
+            r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?,
+            &mut queue,
+        );
     }
+    drop(rows);
+    drop(st);
+    if left_out != 0 {
+        condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
+    }
+    provenance.sort();
     if let Some(Ok(patient_value)) = Some(serde_json::from_str::<serde_json::Value>(&patient_json))
     {
         enqueue(
@@ -156,19 +180,14 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         args,
         counts,
         shared,
+        provenance: provenance.into_iter().map(|(_, id)| id).collect(),
         excluded,
     })
 }
 
-/// Adds the sensitive-data filter to `condition` (categories neither chosen by the caller
-/// nor permitted by an active Consent) and counts what it leaves out, per category.
-fn exclude_sensitive(
-    store: &Store,
-    patient: &str,
-    req: &ExportRequest,
-    condition: &mut String,
-    args: &[SqlValue],
-) -> Result<BTreeMap<String, u64>> {
+/// The sensitive-data categories this export leaves out (bit mask): those neither chosen by
+/// the caller nor permitted by an active Consent.
+fn sensitive_left_out(store: &Store, patient: &str, req: &ExportRequest) -> Result<i64> {
     let search = crate::store::Search {
         patient: Some(patient.to_string()),
         types: vec!["Consent".into()],
@@ -181,22 +200,5 @@ fn exclude_sensitive(
         .collect();
     let mut allowed = req.include_sensitive.clone();
     allowed.extend(sensitivity::consented(&consents));
-    let left_out = sensitivity::mask(&Category::ALL) & !sensitivity::mask(&allowed);
-    let mut excluded = BTreeMap::new();
-    if left_out == 0 {
-        return Ok(excluded);
-    }
-    let mut st = store.conn.prepare(&format!(
-        "SELECT sensitive, count(*) FROM resource_version
-         WHERE {condition} AND (sensitive & {left_out}) <> 0 GROUP BY sensitive"
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let (mask, n): (i64, i64) = (r.get(0)?, r.get(1)?);
-        for cat in sensitivity::categories(mask & left_out) {
-            *excluded.entry(cat.code().to_string()).or_insert(0) += n as u64;
-        }
-    }
-    condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
-    Ok(excluded)
+    Ok(sensitivity::mask(&Category::ALL) & !sensitivity::mask(&allowed))
 }

@@ -137,18 +137,15 @@ pub(crate) fn write_all(
     tick("Composition")?;
     sink.resource("Patient", &plan.patient, &plan.patient_json)?;
     tick("Patient")?;
-    emit(
-        store,
-        plan,
-        "AND type = 'Provenance' ORDER BY date_start, id",
-        sink,
-        docs,
-        tick,
-    )?;
     let mut shared = store.conn.prepare_cached(
         "SELECT json FROM resource_version WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0",
     )?;
-    for (ty, id) in &plan.shared {
+    let provenance = plan.provenance.iter().map(|id| ("Provenance", id.as_str()));
+    let shared_resources = plan
+        .shared
+        .iter()
+        .map(|(ty, id)| (ty.as_str(), id.as_str()));
+    for (ty, id) in provenance.chain(shared_resources) {
         let json: String = shared.query_row([id, ty], |r| r.get(0))?;
         send(sink, docs, ty, id, &json)?;
         tick(ty)?;

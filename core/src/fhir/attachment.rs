@@ -193,9 +193,12 @@ pub fn remove_stored_extension(att: &mut Map<String, Value>) {
     }
 }
 
-/// Cheap test on stored JSON text before parsing it.
+/// Cheap test on stored JSON text before parsing it (export asks it of every resource, so
+/// the searcher is built once).
 pub fn mentions_stored_documents(json: &str) -> bool {
-    json.contains(STORED_DOCUMENT_EXT)
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(STORED_DOCUMENT_EXT));
+    FINDER.find(json.as_bytes()).is_some()
 }
 
 /// The file name a `.sphr` gives the `n`-th (1-based) document of resource `id`.
