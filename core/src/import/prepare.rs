@@ -358,7 +358,7 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
         source_updated,
         source_version,
         sensitive,
-        json: value.to_string(),
+        json: json_text(value),
     }
 }
 
@@ -376,6 +376,13 @@ pub(crate) fn set_meta(value: &mut Value, version: i64, now: &str) {
         meta.insert("versionId".into(), Value::String(version.to_string()));
         meta.insert("lastUpdated".into(), Value::String(now.to_string()));
     }
+}
+
+/// The compact JSON text of a value. `serde_json::to_string` writes straight into a byte
+/// buffer, about twice as fast as `Value`'s `Display` (which goes through `fmt::Write`).
+pub(crate) fn json_text(value: &Value) -> String {
+    // Serialising a `Value` cannot fail (its keys are strings); the fallback is unreachable.
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// The run's `meta.lastUpdated` text for an epoch-ms instant.
