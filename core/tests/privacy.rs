@@ -316,3 +316,27 @@ fn every_export_leaves_exactly_one_audit_event_and_the_log_travels() {
     );
     assert!(kept.is_subset(&original));
 }
+
+#[test]
+fn stock_sqlcipher_opens_an_encrypted_store_with_the_documented_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enc.db");
+    drop(Store::open_encrypted(&path, &KEY).unwrap());
+    let raw = format!("x'{}'", "07".repeat(32));
+    let count = |hmac: Option<&str>| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "key", &raw).unwrap();
+        if let Some(h) = hmac {
+            conn.pragma_update(None, "cipher_hmac_algorithm", h)
+                .unwrap();
+        }
+        conn.query_row("SELECT count(*) FROM resource_version", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    };
+    assert_eq!(count(Some("HMAC_SHA256")).unwrap(), 0);
+    assert!(
+        count(None).is_err(),
+        "SQLCipher 4's default HMAC-SHA512 does not verify the pages"
+    );
+}
