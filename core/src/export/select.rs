@@ -10,7 +10,7 @@
 
 use super::ExportRequest;
 use crate::error::{Error, Result};
-use crate::fhir::compartment::is_compartment_type;
+use crate::fhir::compartment::is_shared_type;
 use crate::sensitivity::{self, Category};
 use crate::store::Store;
 use rusqlite::types::Value as SqlValue;
@@ -98,9 +98,7 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
     let mut provenance = Vec::new();
 
     let wanted = |ty: &str| {
-        ty != "Patient"
-            && !is_compartment_type(ty)
-            && (req.types.is_empty() || req.types.iter().any(|t| t == ty))
+        is_shared_type(ty) && (req.types.is_empty() || req.types.iter().any(|t| t == ty))
     };
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();

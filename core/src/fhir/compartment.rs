@@ -173,6 +173,13 @@ pub fn is_compartment_type(resource_type: &str) -> bool {
     !compartment_params(resource_type).is_empty()
 }
 
+/// True for the types a record shares with other records — never in a Patient compartment
+/// and not Patient itself (Practitioner, Organization, Location, Medication…): what an
+/// export follows references to.
+pub fn is_shared_type(resource_type: &str) -> bool {
+    resource_type != "Patient" && !is_compartment_type(resource_type)
+}
+
 /// The element paths searched by `param` on `resource_type`: the [`PATHS`]
 /// override, or else the element named like the parameter.
 fn param_paths(resource_type: &str, param: &'static &'static str) -> &'static [&'static str] {

@@ -338,10 +338,16 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
         .and_then(Value::as_str)
         .map(str::to_string);
     let hash = content_hash(value);
+    // Only references to shared resources: the compartment's own are never followed by an
+    // export, and leaving them out keeps the covering index small.
     let own = format!("{ty}/{id}");
     let refs = literal_targets(value)
         .into_iter()
-        .filter(|t| *t != own)
+        .filter(|t| {
+            *t != own
+                && t.split_once('/')
+                    .is_some_and(|(t, _)| compartment::is_shared_type(t))
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let derived_patient = compartment::patient_of(value);

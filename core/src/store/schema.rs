@@ -75,7 +75,7 @@ CREATE TABLE resource_version (
     last_updated   INTEGER NOT NULL,   -- meta.lastUpdated written by this store, epoch ms
     source_updated INTEGER,            -- meta.lastUpdated as the source sent it, epoch ms
     hash           BLOB NOT NULL,      -- SHA-256 of canonical content
-    refs           TEXT NOT NULL DEFAULT '',  -- space-separated Type/id it references
+    refs           TEXT NOT NULL DEFAULT '',  -- space-separated Type/id of shared resources it references
     run            INTEGER REFERENCES import_run(id),
     json           TEXT NOT NULL
 );
