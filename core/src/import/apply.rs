@@ -237,7 +237,14 @@ impl<'t> Applier<'t> {
         mut c: Candidate,
         final_pass: bool,
     ) -> Result<()> {
-        if !self.remap.is_empty() {
+        let remapped = match &c.derived {
+            Some(d) => d.targets.iter().any(|t| self.remap.contains_key(t)),
+            None => !self.remap.is_empty(),
+        };
+        if remapped {
+            if let Some(d) = &c.derived {
+                parsed(&mut c.value, &d.json);
+            }
             let remap = &self.remap;
             if rewrite_references(&mut c.value, &mut |r| remap.get(r).cloned()) > 0 {
                 c.derived = None;
@@ -337,7 +344,7 @@ impl<'t> Applier<'t> {
             ));
         };
         if c.ty == "Provenance" && d.patient.is_none() {
-            d.patient = self.provenance_patient(&c.value)?;
+            d.patient = self.provenance_patient(parsed(&mut c.value, &d.json))?;
         }
         let mut existing = write::current(self.conn, &c.ty, &c.id)?;
         if existing.as_ref().is_none_or(|e| e.deleted) {
@@ -364,7 +371,7 @@ impl<'t> Applier<'t> {
                 self.issue(Severity::Information, "duplicate", Some(line), location.clone(),
                     format!("{from} has the same business identifier as stored {to}: treated as that resource"));
                 self.remap.insert(from, to);
-                c.value["id"] = Value::String(other.clone());
+                parsed(&mut c.value, &d.json)["id"] = Value::String(other.clone());
                 c.id = other;
                 d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
                 existing = Some(cur);
@@ -412,7 +419,7 @@ impl<'t> Applier<'t> {
                     format!("{from} is already stored with other content: appended as {to}"),
                 );
                 self.remap.insert(from, to);
-                c.value["id"] = Value::String(new_id.clone());
+                parsed(&mut c.value, &d.json)["id"] = Value::String(new_id.clone());
                 c.id = new_id;
                 let mut d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
                 self.write(&mut c, &mut d, 1, None)
@@ -520,7 +527,7 @@ impl<'t> Applier<'t> {
         previous: Option<i64>,
     ) -> Result<i64> {
         if version != 1 {
-            set_meta(&mut c.value, version, &self.now);
+            set_meta(parsed(&mut c.value, &d.json), version, &self.now);
             d.json = json_text(&c.value);
         }
         for doc in std::mem::take(&mut c.documents) {
@@ -634,6 +641,17 @@ impl<'t> Applier<'t> {
         }
         Ok(None)
     }
+}
+
+/// A candidate's parsed resource. Preparing drops the tree of a fully derived resource on its
+/// worker thread (this thread rarely needs it, and freeing every tree here would cost the
+/// single writer its time); the few paths that change a resource parse its JSON again.
+fn parsed<'v>(value: &'v mut Value, json: &str) -> &'v mut Value {
+    if value.is_null() {
+        // Our own serialisation of an object: it parses.
+        *value = serde_json::from_str(json).unwrap_or(Value::Null);
+    }
+    value
 }
 
 /// Resolves `identifier=system|value` (URL-encoded or not) against the identifier table.

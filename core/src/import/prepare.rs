@@ -53,6 +53,7 @@ pub(crate) enum Kind {
 pub(crate) struct Candidate {
     pub ty: String,
     pub id: String,
+    /// The parsed resource; `Null` once `derived` is set (its JSON is `derived.json`).
     pub value: Value,
     /// Normalisation warnings (dropped members, generated ids).
     pub notes: Vec<String>,
@@ -78,6 +79,9 @@ pub(crate) struct Derived {
     pub patient: Option<String>,
     pub period: Option<DateRange>,
     pub refs: String,
+    /// Every literal `Type/id` the resource references (the writer checks them against the
+    /// run's id remapping without reparsing the resource).
+    pub targets: Vec<String>,
     pub identifiers: Vec<(String, String)>,
     pub source_updated: Option<i64>,
     /// `meta.versionId` as the source sent it.
@@ -270,6 +274,10 @@ pub(crate) fn prepare_resource(
         }
     };
     let derived = (!needs_resolution(&value)).then(|| derive(&mut value, &ty, &id, 1, &ctx.now));
+    if derived.is_some() {
+        // Freed here, on a worker; the writer reparses the JSON in the rare case it needs it.
+        value = Value::Null;
+    }
     Prepared {
         line,
         location,
@@ -341,13 +349,15 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
     // Only references to shared resources: the compartment's own are never followed by an
     // export, and leaving them out keeps the covering index small.
     let own = format!("{ty}/{id}");
-    let refs = literal_targets(value)
-        .into_iter()
+    let targets = literal_targets(value);
+    let refs = targets
+        .iter()
         .filter(|t| {
-            *t != own
+            **t != own
                 && t.split_once('/')
                     .is_some_and(|(t, _)| compartment::is_shared_type(t))
         })
+        .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ");
     let derived_patient = compartment::patient_of(value);
@@ -360,6 +370,7 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
         patient: derived_patient,
         period,
         refs,
+        targets,
         identifiers,
         source_updated,
         source_version,
