@@ -216,6 +216,19 @@ pub fn phr_export_operation() -> Value {
             param("_type", "in", 0, "*", "string",
                 "Comma-separated resource types to include; an unknown type is an error. The \
                  Patient and the cover Composition are always present."),
+            param("includeSensitive", "in", 0, "*", "code",
+                "phrkit extension. Sensitive categories to include (comma-separated: \
+                 `mental-health`, `substance-use`, `sexual-health`, `hiv`, `restricted`, or \
+                 `all`). By default resources in these categories are left out, unless an \
+                 active Consent of the patient permits them, and the result counts what was \
+                 left out."),
+            param("encryption", "in", 0, "1", "code",
+                "phrkit extension, `sphr` only: `aes256` (default; every zip entry WinZip \
+                 AE-2 encrypted) or `none` (a plain zip). The passphrase never travels in the URL: \
+                 over HTTP it is the `X-PHR-Passphrase` request header or a `passphrase` part \
+                 of a POSTed Parameters body; or the client sends \
+                 `X-PHR-Generate-Passphrase: true` and the answer carries the passphrase phrkit \
+                 made, once, in its `X-PHR-Passphrase` header."),
             param("return", "out", 1, "1", "Resource",
                 "A Bundle for `bundle`; otherwise a Binary wrapping the NDJSON or zip. Over \
                  HTTP phrkit streams the raw content instead."),
@@ -334,6 +347,7 @@ mod tests {
     fn parameters_and_cardinalities() {
         let export = "outputFormat in 0..1 code, patient in 0..1 string, start in 0..1 date, \
                       end in 0..1 date, _since in 0..1 instant, _type in 0..* string, \
+                      includeSensitive in 0..* code, encryption in 0..1 code, \
                       return out 1..1 Resource";
         assert_eq!(signatures(&phr_export_operation()), export);
         let import = "strategy in 0..1 code, mode in 0..1 code, conflict in 0..1 code, \
