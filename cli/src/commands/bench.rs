@@ -51,6 +51,15 @@ struct SizeArgs {
     dir: Option<PathBuf>,
 }
 
+impl SizeArgs {
+    /// `--dir` (created if missing), or else the temporary folder `tmp`.
+    fn work_dir(&self, tmp: &tempfile::TempDir) -> anyhow::Result<PathBuf> {
+        let dir = self.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
 #[derive(clap::Args)]
 struct ChildArgs {
     task: String,
@@ -66,11 +75,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         What::Privacy(s) => bench_privacy(s),
         What::Sphr(s) => {
             let tmp = tempfile::tempdir()?;
-            super::bench_share::sphr(s.sizes, s.dir.as_deref().unwrap_or(tmp.path()))
+            super::bench_share::sphr(s.sizes.clone(), &s.work_dir(&tmp)?)
         }
         What::Shl(s) => {
             let tmp = tempfile::tempdir()?;
-            super::bench_share::shl(s.dir.as_deref().unwrap_or(tmp.path()), 50)
+            super::bench_share::shl(&s.work_dir(&tmp)?, 50)
         }
         What::Http(h) => super::bench_http::run(h),
         What::Child(c) => child(c),
@@ -109,8 +118,7 @@ fn bench_import(a: SizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let tmp = tempfile::tempdir()?;
-    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+    let dir = a.work_dir(&tmp)?;
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-{size}.phr"));
@@ -162,8 +170,7 @@ fn bench_export(a: SizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let tmp = tempfile::tempdir()?;
-    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+    let dir = a.work_dir(&tmp)?;
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-export-{size}.phr"));
@@ -216,8 +223,7 @@ fn bench_privacy(a: SizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let tmp = tempfile::tempdir()?;
-    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+    let dir = a.work_dir(&tmp)?;
     let mut rows = Vec::new();
     for size in a.sizes {
         let file = dir.join(format!("bench-privacy-{size}.phr"));
