@@ -361,12 +361,15 @@ fn a_second_import_waits_its_turn_with_429() {
     locked_rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the held import takes the lock");
-    let busy = host.send(
-        Method::POST,
-        "/Bundle/$import",
-        &[("content-type", NDJSON)],
-        Some(Vec::new()),
-    );
+    let empty_import = || {
+        host.send(
+            Method::POST,
+            "/Bundle/$import",
+            &[("content-type", NDJSON)],
+            Some(Vec::new()),
+        )
+    };
+    let busy = empty_import();
     assert_eq!(busy.status, 429, "{}", busy.text());
     assert_eq!(busy.header("retry-after"), Some("5"));
     assert_eq!(busy.json()["issue"][0]["code"], "throttled");
@@ -377,12 +380,7 @@ fn a_second_import_waits_its_turn_with_429() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(host.store().get("Patient", "held").unwrap().is_some());
     // The lock is free again: the next import runs.
-    let after = host.send(
-        Method::POST,
-        "/Bundle/$import",
-        &[("content-type", NDJSON)],
-        Some(Vec::new()),
-    );
+    let after = empty_import();
     assert_eq!(after.status, 200, "{}", after.text());
 }
 
