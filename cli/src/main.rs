@@ -35,19 +35,28 @@ pub struct StoreArgs {
     pub key_file: Option<PathBuf>,
 }
 
+/// A store key from `file`, else from the `PHRKIT_KEY` environment variable; `None` when
+/// neither is given (a plain store).
+pub fn store_key(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<phrkit::store::crypto::StoreKey>> {
+    use anyhow::Context;
+    let text = match (file, std::env::var("PHRKIT_KEY")) {
+        (Some(f), _) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        (None, Ok(k)) => k,
+        (None, Err(_)) => return Ok(None),
+    };
+    Ok(Some(phrkit::store::crypto::StoreKey::parse(
+        text.lines().next().unwrap_or_default(),
+    )?))
+}
+
 impl StoreArgs {
     /// The store key, from `--key-file` or the `PHRKIT_KEY` environment variable.
     pub fn key(&self) -> anyhow::Result<Option<phrkit::store::crypto::StoreKey>> {
-        use anyhow::Context;
-        let text = match (&self.key_file, std::env::var("PHRKIT_KEY")) {
-            (Some(f), _) => std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read {}", f.display()))?,
-            (None, Ok(k)) => k,
-            (None, Err(_)) => return Ok(None),
-        };
-        Ok(Some(phrkit::store::crypto::StoreKey::parse(
-            text.lines().next().unwrap_or_default(),
-        )?))
+        store_key(self.key_file.as_deref())
     }
 
     /// Opens the store (encrypted when a key is given).

@@ -45,7 +45,7 @@ pub enum ServerError {
     #[error("server thread panicked")]
     ThreadPanicked,
     /// The record store behind the FHIR operations cannot be opened.
-    #[error("record store: {0}")]
+    #[error("the record store cannot be opened")]
     Store(#[from] phrkit::Error),
     /// The FHIR configuration is unusable (an empty token, a bad token file).
     #[error("configuration: {0}")]

@@ -56,7 +56,7 @@ impl HostState {
         std::fs::create_dir_all(&config.data_dir)?;
         if let Some(fhir) = &config.fhir {
             // Create or migrate the record store now, so a bad store fails the start.
-            phrkit::Store::open(&fhir.store)?;
+            fhir.open_store()?;
         }
         Ok(HostState {
             inner: Arc::new(Inner {

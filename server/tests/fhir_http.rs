@@ -443,3 +443,52 @@ fn validate_mode_commits_nothing() {
     assert!(reply.text().contains("validate only, nothing written"));
     assert_eq!(host.store().count(None).unwrap(), 0);
 }
+
+#[test]
+fn an_encrypted_store_is_served_with_its_key_and_refused_without() {
+    use phrkit::store::crypto::StoreKey;
+    let key = StoreKey::Raw([9u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let path = data.join(phrkit_server::STORE_FILE);
+    let open = || phrkit::Store::open_encrypted(&path, &key).unwrap();
+    let report = open()
+        .import(
+            vec![phrkit::import::ImportSource::from_bytes(
+                "record.phr",
+                record(30, 3),
+            )],
+            &phrkit::ImportOptions::default(),
+            &phrkit::progress::NoProgress,
+        )
+        .unwrap();
+    assert!(report.committed);
+    let patient = open().patient_ids().unwrap().remove(0);
+
+    let token = phrkit_server::ApiToken::new(TOKEN).unwrap();
+    let mut keyless = phrkit_server::HostConfig::new(&data);
+    keyless.fhir = Some(phrkit_server::FhirConfig::new(&path, token));
+    assert!(
+        phrkit_server::start(keyless).is_err(),
+        "without its key the host does not start on an encrypted store"
+    );
+
+    let host = fhir_common::fhir_host_on(dir, patient, |c| c.key = Some(key.clone()));
+    let export = host.get("/Bundle/$phr-export?outputFormat=ndjson", &[]);
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert!(export.text().lines().count() >= 30);
+    let import = host.send(
+        Method::POST,
+        "/Bundle/$import",
+        &[("content-type", NDJSON)],
+        Some(b"{\"resourceType\":\"Patient\",\"id\":\"served\"}\n".to_vec()),
+    );
+    assert_eq!(import.status, 200, "{}", import.text());
+    let store = phrkit::Store::open_encrypted(
+        host.dir.path().join("data").join(phrkit_server::STORE_FILE),
+        &key,
+    )
+    .unwrap();
+    assert!(store.get("Patient", "served").unwrap().is_some());
+}

@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// Public base URL used in links and status URLs (default: http://<bind>).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// The record store is encrypted with the key in this file (as for the other commands;
+    /// PHRKIT_KEY also works). Prefer a raw key (64 hex digits): a passphrase is stretched on
+    /// every request.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// `phrkit serve`: blocks until Ctrl-C.
@@ -45,13 +50,17 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = HostConfig::new(&a.data);
     config.bind = a.bind;
     config.public_url = a.public_url.clone();
-    config.fhir = Some(FhirConfig::new(a.data.join(STORE_FILE), token));
+    let mut fhir = FhirConfig::new(a.data.join(STORE_FILE), token);
+    fhir.key = crate::store_key(a.key_file.as_deref())?;
+    let encrypted = fhir.key.is_some();
+    config.fhir = Some(fhir);
     let base = a
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", a.bind));
     eprintln!(
-        "phrkit serve: {base} (record store {})",
+        "phrkit serve: {base} ({} record store {})",
+        if encrypted { "encrypted" } else { "plain" },
         a.data.join(STORE_FILE).display()
     );
     eprintln!("FHIR operations need `Authorization: Bearer <token>`; the token is in {source}");

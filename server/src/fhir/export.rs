@@ -283,7 +283,7 @@ async fn export(state: FhirState, headers: &HeaderMap, call: Call) -> Response {
     let config = state.config.clone();
     let format = req.format;
     tokio::task::spawn_blocking(move || {
-        let store = match Store::open(&config.store) {
+        let store = match config.open_store() {
             Ok(s) => s,
             Err(_) => {
                 let _ = name_tx.send(Err(FhirError::Internal));

@@ -31,10 +31,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use phrkit::ImportOptions;
 use phrkit::import::ImportSource;
 use phrkit::progress::ProgressListener;
 use phrkit::sphr::Secret;
-use phrkit::{ImportOptions, Store};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -146,10 +146,11 @@ async fn run(
     let size = content_length(headers);
     let too_large = Arc::new(AtomicBool::new(false));
     let reader = pump(body, limit, too_large.clone());
-    let store = state.config.store.clone();
+    let config = state.config.clone();
 
     if wants_async(headers) {
-        let spool_dir = store
+        let spool_dir = config
+            .store
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
@@ -179,7 +180,7 @@ async fn run(
         tokio::task::spawn_blocking(move || {
             let source =
                 ImportSource::from_reader(SOURCE_NAME, file, size).with_passphrase(passphrase);
-            let answer = answer_of(import_blocking(&store, source, &opts, &*job));
+            let answer = answer_of(import_blocking(&config, source, &opts, &*job));
             job.finish(answer);
             drop(guard);
         });
@@ -200,7 +201,7 @@ async fn run(
     let result = tokio::task::spawn_blocking(move || {
         let source =
             ImportSource::from_reader(SOURCE_NAME, reader, size).with_passphrase(passphrase);
-        let result = import_blocking(&store, source, &opts, &phrkit::progress::NoProgress);
+        let result = import_blocking(&config, source, &opts, &phrkit::progress::NoProgress);
         drop(guard);
         result
     })
@@ -217,12 +218,12 @@ async fn run(
 
 /// Opens the store and imports; blocks.
 fn import_blocking(
-    store: &std::path::Path,
+    config: &super::FhirConfig,
     source: ImportSource<'_>,
     opts: &ImportOptions,
     progress: &dyn ProgressListener,
 ) -> Result<phrkit::ImportReport, FhirError> {
-    let mut store = Store::open(store).map_err(|_| FhirError::Internal)?;
+    let mut store = config.open_store().map_err(|_| FhirError::Internal)?;
     store
         .import(vec![source], opts, progress)
         .map_err(FhirError::from_core)

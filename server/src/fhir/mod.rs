@@ -58,6 +58,9 @@ pub const IMPORT_RETRY_AFTER: u64 = 5;
 pub struct FhirConfig {
     /// The record store file (created if missing); usually `<data>/phrkit.db`.
     pub store: PathBuf,
+    /// The store's key when it is encrypted (SQLCipher). A raw 32-byte key opens instantly;
+    /// a passphrase is stretched on every request's open, so prefer a raw key for a server.
+    pub key: Option<phrkit::store::crypto::StoreKey>,
     /// The bearer token every operation requires.
     pub token: ApiToken,
     /// Largest `$import` body in bytes; larger gets 413. Default 1 GiB.
@@ -75,11 +78,20 @@ impl FhirConfig {
     pub fn new(store: impl Into<PathBuf>, token: ApiToken) -> Self {
         FhirConfig {
             store: store.into(),
+            key: None,
             token,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             export_fault: None,
             export_hook: None,
             import_hook: None,
+        }
+    }
+
+    /// Opens the record store, with its key when it has one. Blocks.
+    pub fn open_store(&self) -> phrkit::Result<phrkit::Store> {
+        match &self.key {
+            Some(key) => phrkit::Store::open_encrypted(&self.store, key),
+            None => phrkit::Store::open(&self.store),
         }
     }
 }
