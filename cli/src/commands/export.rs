@@ -105,6 +105,17 @@ pub fn export_to(
         out.flush()?;
         return Ok((summary?, None));
     }
+    if let Some(device) = path.filter(|p| phrkit::export::writes_in_place(p)) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(device)
+            .with_context(|| format!("cannot write {}", device.display()))?;
+        let mut out = BufWriter::new(file);
+        let summary = store.export(req, &mut out, &bar);
+        bar.finish();
+        out.flush()?;
+        return Ok((summary?, Some(device.to_path_buf())));
+    }
     let dir = path
         .and_then(Path::parent)
         .filter(|p| !p.as_os_str().is_empty())
@@ -189,4 +200,54 @@ pub fn capability(a: CapabilityArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{value:#}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn exporting_to_a_pipe_writes_into_it_and_leaves_it_a_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let mut record = Vec::new();
+        let options = phrkit::generate::GenerateOptions {
+            patients: 1,
+            resources_per_patient: 40,
+            seed: 5,
+        };
+        phrkit::generate::generate(&options, &mut record).unwrap();
+        let mut store = Store::open(dir.path().join("s.db")).unwrap();
+        let source = phrkit::import::ImportSource::from_bytes("g.phr", record);
+        let opts = phrkit::ImportOptions::default();
+        store
+            .import(vec![source], &opts, &phrkit::progress::NoProgress)
+            .unwrap();
+
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let req = ExportRequest::from_params([("outputFormat", "ndjson")]).unwrap();
+        let (summary, written) = export_to(&store, &req, Some(&fifo)).unwrap();
+        // Checked before joining: had a file been renamed over the pipe, the reader would
+        // wait for a writer forever.
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "still a pipe, not a file renamed over it");
+        let bytes = reader.join().unwrap();
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        assert_eq!(lines, summary.resources);
+        assert_eq!(written.as_deref(), Some(fifo.as_path()));
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".partial")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+    }
 }

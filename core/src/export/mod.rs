@@ -28,6 +28,14 @@ pub const PHRKIT_TAG_SYSTEM: &str = "https://phrkit.dev/CodeSystem/tag";
 /// not the record).
 pub const EXPORT_COVER_TAG: &str = "export-cover";
 
+/// True when `path` is an existing device, pipe or socket (`/dev/null`, `/dev/stdout`, a
+/// FIFO): an export writes straight into it. Everything else is written beside the target
+/// and renamed over it on success — which, done to a device, would replace the device
+/// with a regular file.
+pub fn writes_in_place(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSummary {
