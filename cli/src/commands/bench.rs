@@ -86,12 +86,14 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-struct Measure {
-    seconds: f64,
-    rss_mb: f64,
+/// One child measurement: wall seconds and peak RSS.
+pub(crate) struct Measure {
+    pub seconds: f64,
+    pub rss_mb: f64,
 }
 
-fn measure(task: &str, file: &Path, db: &Path) -> anyhow::Result<Measure> {
+/// Runs `phrkit bench child <task> <file> <db>` in a fresh process and reads its measurement.
+pub(crate) fn measure(task: &str, file: &Path, db: &Path) -> anyhow::Result<Measure> {
     let exe = std::env::current_exe()?;
     let out = Command::new(exe)
         .args(["bench", "child", task])

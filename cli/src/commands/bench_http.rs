@@ -10,8 +10,8 @@
 //!
 //! Run from a release build: `cargo run --release -p phrkit-cli -- bench http`.
 
+use super::bench::measure;
 use crate::ui::table;
-use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,12 +43,14 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
         let generated = super::bench::generated(&file, 1, size)?;
         let source = fresh(&dir.join(format!("source-{size}")))?;
         let target = fresh(&dir.join(format!("target-{size}")))?;
-        let local_import = child("import", &file, &source.join(phrkit_server::STORE_FILE))?;
-        let local_export = child(
+        let local_import =
+            measure("import", &file, &source.join(phrkit_server::STORE_FILE))?.seconds;
+        let local_export = measure(
             "export-ndjson",
             &file,
             &source.join(phrkit_server::STORE_FILE),
-        )?;
+        )?
+        .seconds;
 
         let server = Server::start(&source)?;
         let start = Instant::now();
@@ -135,20 +137,6 @@ fn fresh(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("bench-token"), TOKEN)?;
     Ok(dir.to_path_buf())
-}
-
-/// Seconds of one `phrkit bench child` task.
-fn child(task: &str, file: &Path, db: &Path) -> anyhow::Result<f64> {
-    let out = Command::new(std::env::current_exe()?)
-        .args(["bench", "child", task])
-        .arg(file)
-        .arg(db)
-        .output()?;
-    if !out.status.success() {
-        bail!("{task} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.split_whitespace().next().context("no time")?.parse()?)
 }
 
 /// `phrkit serve` in a child process.

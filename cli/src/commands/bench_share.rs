@@ -2,7 +2,7 @@
 //! Health Links end to end on loopback plus the host's manifest endpoint under load (wrk).
 
 use crate::ui::table;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
@@ -52,22 +52,8 @@ pub fn sphr(sizes: Vec<usize>, dir: &Path) -> anyhow::Result<ExitCode> {
             &NoProgress,
         )?;
         drop(store);
-        let exe = std::env::current_exe()?;
-        let ours = Command::new(&exe)
-            .args(["bench", "child", "export-sphr"])
-            .arg(&phr)
-            .arg(&db)
-            .output()?;
-        if !ours.status.success() {
-            bail!(
-                "sphr export failed: {}",
-                String::from_utf8_lossy(&ours.stderr)
-            );
-        }
-        let text = String::from_utf8_lossy(&ours.stdout);
-        let mut parts = text.split_whitespace();
-        let ours_s: f64 = parts.next().context("no time")?.parse()?;
-        let ours_mb: f64 = parts.next().context("no rss")?.parse::<f64>()? / 1024.0;
+        let ours = super::bench::measure("export-sphr", &phr, &db)?;
+        let (ours_s, ours_mb) = (ours.seconds, ours.rss_mb);
         let zip = dir.join(format!("7z-{size}.zip"));
         let _ = std::fs::remove_file(&zip);
         let start = Instant::now();
