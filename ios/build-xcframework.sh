@@ -15,7 +15,7 @@ export IPHONEOS_DEPLOYMENT_TARGET=15.0 MACOSX_DEPLOYMENT_TARGET=12.0
 rustup target add "${IOS_TARGETS[@]}" "${MAC_TARGETS[@]}"
 for t in "${IOS_TARGETS[@]}" "${MAC_TARGETS[@]}"; do
   echo "== cargo build $t ($PROFILE)"
-  cargo build -p phrkit-ffi --lib $FLAG --target "$t"
+  cargo rustc -p phrkit-ffi --lib --crate-type staticlib $FLAG --target "$t"
 done
 
 echo "== uniffi-bindgen generate swift"
