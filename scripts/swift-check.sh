@@ -21,7 +21,7 @@ grep -q 'open class PhrStore' "$OUT/PhrKit.swift" || { echo "PhrStore missing fr
 grep -q 'module PhrKitFFI' "$OUT/PhrKitFFI.modulemap" || { echo "modulemap does not name PhrKitFFI" >&2; exit 1; }
 
 echo "== header: C syntax check and a link against the library"
-gcc -D_Nullable= -D_Nonnull= -fsyntax-only -x c "$OUT/PhrKitFFI.h"
+gcc -Wno-pragma-once-outside-header -D_Nullable= -D_Nonnull= -fsyntax-only -x c "$OUT/PhrKitFFI.h"
 cat > "$OUT/link-check.c" <<'C'
 #include "PhrKitFFI.h"
 #include <stdio.h>
