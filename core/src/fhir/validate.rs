@@ -16,6 +16,7 @@
 use super::reference::{RefKind, classify, for_each_reference};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, OnceLock};
 
 const SCHEMA_TEXT: &str = include_str!("../../schema/fhir.schema.json");
@@ -35,8 +36,20 @@ pub struct ValidationIssue {
 /// The R4 schema: the set of resource types and one validator per type, compiled on first use.
 pub struct SchemaValidator {
     definitions: Value,
-    validators: HashMap<String, OnceLock<Result<jsonschema::Validator, String>>>,
+    /// Per type: its own validator, or `None` once [`OWN_VALIDATORS`] types have one.
+    validators: HashMap<String, OnceLock<Option<Compiled>>>,
+    own: AtomicUsize,
+    /// All types in one validator (an if/then per type), for the types past the limit.
+    shared: OnceLock<Compiled>,
 }
+
+/// A compiled schema, or why it did not compile.
+type Compiled = Result<jsonschema::Validator, String>;
+
+/// How many types get a validator of their own (~0.9 MB each). A record rarely has more than
+/// 30 types; the rest share one validator covering every type (~30 MB, slower per resource),
+/// so a file holding all 146 types costs ~80 MB of validators at most.
+const OWN_VALIDATORS: usize = 48;
 
 static GLOBAL: LazyLock<SchemaValidator> = LazyLock::new(SchemaValidator::load);
 
@@ -67,6 +80,8 @@ impl SchemaValidator {
         SchemaValidator {
             definitions,
             validators,
+            own: AtomicUsize::new(0),
+            shared: OnceLock::new(),
         }
     }
 
@@ -83,22 +98,38 @@ impl SchemaValidator {
     }
 
     /// The validator of `#/definitions/<ty>`, compiled the first time `ty` is met. With nested
-    /// resources cut out of the schema, each holds only its type and the datatypes it uses
-    /// (1–2 MB), and checking a resource is one `$ref`, not a search through 146 types.
-    fn validator(&self, ty: &str) -> Option<&Result<jsonschema::Validator, String>> {
-        let cell = self.validators.get(ty)?;
-        Some(cell.get_or_init(|| {
-            let schema = serde_json::json!({
-                "$schema": "http://json-schema.org/draft-06/schema#",
-                "$ref": format!("#/definitions/{ty}"),
-                "definitions": self.reachable(ty),
-            });
-            jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft7)
-                .should_validate_formats(false)
-                .build(&schema)
-                .map_err(|e| format!("the FHIR schema does not compile: {}", e.kind().keyword()))
-        }))
+    /// resources cut out of the schema, each holds only its type and the datatypes it uses,
+    /// and checking a resource is one `$ref`, not a search through 146 types.
+    fn validator(&self, ty: &str) -> Option<&Compiled> {
+        let own = self.validators.get(ty)?.get_or_init(|| {
+            (self.own.fetch_add(1, Ordering::Relaxed) < OWN_VALIDATORS).then(|| {
+                compile(serde_json::json!({
+                    "$schema": "http://json-schema.org/draft-06/schema#",
+                    "$ref": format!("#/definitions/{ty}"),
+                    "definitions": self.reachable(ty),
+                }))
+            })
+        });
+        Some(match own {
+            Some(compiled) => compiled,
+            None => self.shared.get_or_init(|| {
+                let branches: Vec<Value> = self
+                    .resource_types()
+                    .into_iter()
+                    .map(|ty| {
+                        serde_json::json!({
+                            "if": {"properties": {"resourceType": {"const": ty}}, "required": ["resourceType"]},
+                            "then": {"$ref": format!("#/definitions/{ty}")}
+                        })
+                    })
+                    .collect();
+                compile(serde_json::json!({
+                    "$schema": "http://json-schema.org/draft-06/schema#",
+                    "allOf": branches,
+                    "definitions": self.definitions,
+                }))
+            }),
+        })
     }
 
     /// The definitions `#/definitions/<ty>` uses, directly or through others: what its
@@ -238,6 +269,14 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+fn compile(schema: Value) -> Compiled {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(false)
+        .build(&schema)
+        .map_err(|e| format!("the FHIR schema does not compile: {}", e.kind().keyword()))
 }
 
 fn issue(location: &str, message: &str) -> ValidationIssue {
@@ -398,6 +437,36 @@ mod tests {
             "{issues:?}"
         );
         assert!(issues[0].message.contains("`code`"), "{issues:?}");
+    }
+
+    #[test]
+    fn every_type_is_checked_by_its_definition_past_the_own_validator_limit_too() {
+        let s = SchemaValidator::load();
+        let types: Vec<String> = s.resource_types().into_iter().map(String::from).collect();
+        assert!(types.len() > OWN_VALIDATORS);
+        for ty in &types {
+            let Some(Ok(validator)) = s.validator(ty) else {
+                panic!("{ty} has no validator");
+            };
+            let errors: Vec<String> = validator
+                .iter_errors(&json!({"resourceType": ty, "id": "x", "notAnElement": 1}))
+                .map(|e| describe(e.kind()))
+                .collect();
+            let unknown = "unknown element(s) `notAnElement`".to_string();
+            assert!(errors.contains(&unknown), "{ty}: {errors:?}");
+            // An own validator checks its one type (the shared one dispatches on resourceType).
+            if matches!(s.validators[ty].get(), Some(Some(_))) {
+                let wrong = if ty == "Patient" {
+                    "Observation"
+                } else {
+                    "Patient"
+                };
+                let as_other = json!({"resourceType": wrong, "id": "x"});
+                assert!(!validator.is_valid(&as_other), "{ty} accepted a {wrong}");
+            }
+        }
+        assert_eq!(s.own.load(Ordering::Relaxed), types.len());
+        assert!(s.shared.get().is_some());
     }
 
     #[test]
