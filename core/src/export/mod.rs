@@ -6,6 +6,7 @@
 //! `std::io::Write` in constant memory, and reports progress. Nothing in the store changes.
 
 pub(crate) mod attachments;
+mod cover;
 pub mod request;
 mod select;
 mod writer;
@@ -177,7 +178,12 @@ impl Store {
         let mut docs = attachments::Attachments::new(self, mode);
         {
             let mut tick = |ty: &str| -> Result<()> {
-                *by_type.entry(ty.to_string()).or_insert(0) += 1;
+                match by_type.get_mut(ty) {
+                    Some(n) => *n += 1,
+                    None => {
+                        by_type.insert(ty.to_string(), 1);
+                    }
+                }
                 written += 1;
                 if written.is_multiple_of(1000) || written == total {
                     let p = Progress {

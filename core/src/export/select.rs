@@ -186,15 +186,10 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
 /// The sensitive-data categories this export leaves out (bit mask): those neither chosen by
 /// the caller nor permitted by an active Consent.
 fn sensitive_left_out(store: &Store, patient: &str, req: &ExportRequest) -> Result<i64> {
-    let search = crate::store::Search {
-        patient: Some(patient.to_string()),
-        types: vec!["Consent".into()],
-        ..Default::default()
-    };
     let consents: Vec<serde_json::Value> = store
-        .search(&search)?
+        .consents(patient)?
         .iter()
-        .filter_map(|r| serde_json::from_str(&r.json).ok())
+        .filter_map(|json| serde_json::from_str(json).ok())
         .collect();
     let mut allowed = req.include_sensitive.clone();
     allowed.extend(sensitivity::consented(&consents));

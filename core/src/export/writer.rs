@@ -5,12 +5,10 @@
 //! Provenance, the shared resources the record references (so a streaming reader meets a
 //! reference's target before the reference), then the clinical record in chronological
 //! order (resources without a clinical date last). Stored JSON is written as stored — no
-//! parse, no re-serialisation. The cover page is generated and its section lists are
-//! streamed from an index-ordered query, so a 200,000-entry cover costs no memory.
+//! parse, no re-serialisation. The cover page comes from [`super::cover`].
 
 use super::attachments::Attachments;
 use super::select::Plan;
-use super::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::error::Result;
 use crate::store::Store;
 use serde_json::json;
@@ -132,7 +130,7 @@ pub(crate) fn write_all(
     tick: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
     sink.start("Composition", cover_id)?;
-    cover(store, plan, cover_id, now, sink.out())?;
+    super::cover::write(store, plan, cover_id, now, sink.out())?;
     sink.finish()?;
     tick("Composition")?;
     sink.resource("Patient", &plan.patient, &plan.patient_json)?;
@@ -189,82 +187,5 @@ fn emit(
         send(sink, docs, ty, id, json)?;
         tick(ty)?;
     }
-    Ok(())
-}
-
-/// The cover Composition (LOINC 11503-0 "Medical records") as one line of JSON, with one
-/// section per resource type listing every entry of the export.
-fn cover(store: &Store, plan: &Plan, id: &str, now: &str, out: &mut dyn Write) -> Result<()> {
-    let head = json!({
-        "resourceType": "Composition",
-        "id": id,
-        "meta": {
-            "lastUpdated": now,
-            "profile": ["http://hl7.org/fhir/uv/phr/StructureDefinition/PhrComposition"],
-            "tag": [{"system": PHRKIT_TAG_SYSTEM, "code": EXPORT_COVER_TAG, "display": "phrkit export cover page"}]
-        },
-        "text": {"status": "generated", "div": format!(
-            "<div xmlns=\"http://www.w3.org/1999/xhtml\">Personal health record: {} resources of {} types, exported by {}.</div>",
-            plan.total(), plan.counts.len(), crate::SOFTWARE)},
-        "contained": [{"resourceType": "Device", "id": "exporter",
-            "deviceName": [{"name": "phrkit", "type": "user-friendly-name"}],
-            "version": [{"value": env!("CARGO_PKG_VERSION")}]}],
-        "status": "final",
-        "type": {"coding": [{"system": "http://loinc.org", "code": "11503-0", "display": "Medical records"}]},
-        "subject": {"reference": format!("Patient/{}", plan.patient)},
-        "date": now,
-        "author": [{"reference": "#exporter", "display": crate::SOFTWARE}],
-        "title": "Personal health record",
-    })
-    .to_string();
-    out.write_all(&head.as_bytes()[..head.len() - 1])?;
-    out.write_all(b",\"section\":[")?;
-    let mut current: Option<String> = None;
-    // Compartment entries in type order, merged with the (sorted) shared resources and the
-    // Patient, which the compartment condition leaves out.
-    let mut extra: Vec<(String, String)> = plan.shared.clone();
-    extra.push(("Patient".into(), plan.patient.clone()));
-    extra.sort();
-    let mut extra = extra.into_iter().peekable();
-    let mut st = store.conn.prepare(&format!(
-        "SELECT type, id FROM resource_version WHERE {} ORDER BY type, date_start, id",
-        plan.condition
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let ty: String = r.get(0)?;
-        let id: String = r.get(1)?;
-        while let Some((ety, eid)) = extra.next_if(|(ety, _)| ety.as_str() < ty.as_str()) {
-            section_entry(out, &ety, &eid, &mut current)?;
-        }
-        section_entry(out, &ty, &id, &mut current)?;
-    }
-    for (ety, eid) in extra {
-        section_entry(out, &ety, &eid, &mut current)?;
-    }
-    if current.is_some() {
-        out.write_all(b"]}")?;
-    }
-    out.write_all(b"]}")?;
-    Ok(())
-}
-
-/// Writes one section entry, opening a new section when the type changes.
-fn section_entry(
-    out: &mut dyn Write,
-    ty: &str,
-    id: &str,
-    current: &mut Option<String>,
-) -> Result<()> {
-    if current.as_deref() == Some(ty) {
-        out.write_all(b",")?;
-    } else {
-        if current.is_some() {
-            out.write_all(b"]},")?;
-        }
-        write!(out, "{{\"title\":{},\"entry\":[", json!(ty))?;
-        *current = Some(ty.to_string());
-    }
-    write!(out, "{{\"reference\":{}}}", json!(format!("{ty}/{id}")))?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction};
 
 /// Newest schema version this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Brings the database to [`VERSION`], creating it when empty.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -41,6 +41,7 @@ fn upgrade_from(tx: &Transaction, version: i64) -> Result<()> {
         0 => tx.execute_batch(V1)?,
         1 => tx.execute_batch(V2)?,
         2 => upgrade_to_v3(tx)?,
+        3 => tx.execute_batch(V4)?,
         other => {
             return Err(Error::InvalidInput(format!(
                 "no migration from schema version {other}"
@@ -148,6 +149,16 @@ fn upgrade_to_v3(tx: &Transaction) -> Result<()> {
     Ok(())
 }
 
+/// Version 4: small partial indexes for the two lookups every export makes before writing —
+/// the store's patients and one patient's Consents — which otherwise scan the whole table
+/// (tens of milliseconds at 200,000 resources). They hold only Patient and Consent rows.
+const V4: &str = "
+CREATE INDEX resource_current_patient ON resource_version(id)
+    WHERE type = 'Patient' AND current = 1 AND deleted = 0;
+CREATE INDEX resource_current_consent ON resource_version(patient)
+    WHERE type = 'Consent' AND current = 1 AND deleted = 0;
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,12 +201,38 @@ mod tests {
             "document",
             "resource_version_by_id",
             "resource_current_by_patient",
+            "resource_current_patient",
+            "resource_current_consent",
         ] {
             assert!(t.contains(&name.to_string()), "{name} missing from {t:?}");
         }
         // Running again is a no-op.
         migrate(&mut conn).unwrap();
         assert_eq!(tables(&conn), t);
+    }
+
+    #[test]
+    fn upgrade_from_3_indexes_patients_and_consents_for_their_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Connection::open(dir.path().join("v3.db")).unwrap();
+        migrate(&mut old).unwrap();
+        old.execute_batch(
+            "DROP INDEX resource_current_patient; DROP INDEX resource_current_consent;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let plan = |sql: &str| -> String {
+            old.query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .unwrap()
+        };
+        let patients = plan(crate::store::PATIENT_IDS_SQL);
+        assert!(patients.contains("resource_current_patient"), "{patients}");
+        let consents = plan(&crate::store::CONSENTS_SQL.replace("?1", "'p1'"));
+        assert!(consents.contains("resource_current_consent"), "{consents}");
+        let mut fresh = Connection::open(dir.path().join("fresh.db")).unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(schema_sql(&old), schema_sql(&fresh));
     }
 
     #[test]
