@@ -17,12 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The store's patients, through the `resource_current_patient` partial index (schema v4):
-/// the query's WHERE must match the index's for SQLite to use it.
-pub(crate) const PATIENT_IDS_SQL: &str = "SELECT id FROM resource_version WHERE type = 'Patient' AND current = 1 AND deleted = 0 ORDER BY id";
-
-/// One patient's Consents, through the `resource_current_consent` partial index (schema v4).
-pub(crate) const CONSENTS_SQL: &str = "SELECT json FROM resource_version
-     WHERE type = 'Consent' AND current = 1 AND deleted = 0 AND patient = ?1";
+/// the query's WHERE must contain the index's for SQLite to use it.
+pub(crate) const PATIENT_IDS_SQL: &str = "SELECT id FROM resource_version
+     WHERE patient = id AND current = 1 AND deleted = 0 AND type = 'Patient' ORDER BY id";
 
 /// A handle on one store file.
 pub struct Store {
@@ -267,7 +264,10 @@ impl Store {
     /// The current Consent resources of `patient` (what may be shared, see
     /// [`crate::sensitivity`]), as stored JSON.
     pub(crate) fn consents(&self, patient: &str) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare_cached(CONSENTS_SQL)?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT json FROM resource_version
+             WHERE patient = ?1 AND current = 1 AND deleted = 0 AND type = 'Consent'",
+        )?;
         let rows = st.query_map([patient], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
