@@ -139,21 +139,10 @@ impl PhrStore {
         let req = request.to_core()?;
         let target = Path::new(&path);
         let forward = Forward::new(listener);
-        if phrkit::export::writes_in_place(target) {
-            let mut file = std::fs::OpenOptions::new().write(true).open(target)?;
-            let summary =
-                self.with(|store| forward.finish(store.export(&req, &mut file, &forward)))?;
-            return Ok(ExportResult::new(path, summary));
-        }
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        let mut file = phrkit::export::ExportFile::create(Some(target))?;
         let summary =
-            self.with(|store| forward.finish(store.export(&req, file.as_file_mut(), &forward)))?;
-        file.as_file().sync_all()?;
-        file.persist(target).map_err(|e| e.error)?;
+            self.with(|store| forward.finish(store.export(&req, file.file(), &forward)))?;
+        file.finish(target)?;
         Ok(ExportResult::new(path, summary))
     }
 

@@ -91,7 +91,7 @@ impl ExportArgs {
     }
 }
 
-/// Exports `req` to `path` (via a `.partial` file renamed on success), or to stdout for `-`.
+/// Exports `req` to `path` (see [`phrkit::export::ExportFile`]), or to stdout for `-`.
 pub fn export_to(
     store: &Store,
     req: &ExportRequest,
@@ -105,26 +105,11 @@ pub fn export_to(
         out.flush()?;
         return Ok((summary?, None));
     }
-    if let Some(device) = path.filter(|p| phrkit::export::writes_in_place(p)) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(device)
-            .with_context(|| format!("cannot write {}", device.display()))?;
-        let mut out = BufWriter::new(file);
-        let summary = store.export(req, &mut out, &bar);
-        bar.finish();
-        out.flush()?;
-        return Ok((summary?, Some(device.to_path_buf())));
-    }
-    let dir = path
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let partial = tempfile::Builder::new()
-        .prefix(".phrkit-export")
-        .suffix(".partial")
-        .tempfile_in(dir)?;
-    let mut out = BufWriter::new(partial.as_file());
+    let mut file = phrkit::export::ExportFile::create(path).with_context(|| {
+        let shown = path.map_or_else(|| ".".into(), |p| p.display().to_string());
+        format!("cannot write {shown}")
+    })?;
+    let mut out = BufWriter::new(file.file());
     let summary = store.export(req, &mut out, &bar);
     bar.finish();
     let summary = summary?;
@@ -133,8 +118,7 @@ pub fn export_to(
     let target = path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(&summary.file_name));
-    partial
-        .persist(&target)
+    file.finish(&target)
         .with_context(|| format!("cannot write {}", target.display()))?;
     Ok((summary, Some(target)))
 }

@@ -7,7 +7,7 @@
 //! memory in a compact form (a UUID id in 17 bytes). A record too big for
 //! [`GROUPING_LIMIT`] falls back to SQLite's `ORDER BY`: memory stays bounded either way.
 
-use super::select::Plan;
+use super::select::{Plan, text};
 use super::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::error::Result;
 use crate::store::Store;
@@ -92,28 +92,23 @@ fn write_grouping(
 /// The compartment's entries grouped by type, each type's ids packed in index order; `None`
 /// when they would not fit in `limit` bytes.
 fn group(store: &Store, plan: &Plan, limit: usize) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
-    let mut st = store.conn.prepare(&format!(
-        "SELECT type, id FROM resource_version WHERE {}",
-        plan.condition
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
     let mut groups: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut size = 0;
-    while let Some(r) = rows.next()? {
-        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+    plan.each_row(store, "type, id", "", |r| {
+        if size > limit {
+            return Ok(()); // Falling back: the rest of the rows need no packing.
+        }
+        let ty = text(r, 0)?;
         let packed = match groups.get_mut(ty) {
             Some(packed) => packed,
             None => groups.entry(ty.to_string()).or_default(),
         };
         let before = packed.len();
-        pack(id, packed);
+        pack(text(r, 1)?, packed);
         size += packed.len() - before;
-        if size > limit {
-            return Ok(None);
-        }
-    }
-    Ok(Some(groups))
+        Ok(())
+    })?;
+    Ok((size <= limit).then_some(groups))
 }
 
 /// The same entries through SQLite's sorter: constant memory, slower.
@@ -125,19 +120,13 @@ fn sorted_by_sqlite(
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut extra = extra.into_iter().peekable();
-    let mut st = store.conn.prepare(&format!(
-        "SELECT type, id FROM resource_version WHERE {} ORDER BY type, date_start, id",
-        plan.condition
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+    plan.each_row(store, "type, id", "ORDER BY type, date_start, id", |r| {
+        let (ty, id) = (text(r, 0)?, text(r, 1)?);
         while let Some((ety, eid)) = extra.next_if(|(ety, _)| ety.as_str() < ty) {
             sections.entry(out, &ety, &eid)?;
         }
-        sections.entry(out, ty, id)?;
-    }
+        sections.entry(out, ty, id)
+    })?;
     for (ety, eid) in extra {
         sections.entry(out, &ety, &eid)?;
     }

@@ -7,11 +7,13 @@
 
 pub(crate) mod attachments;
 mod cover;
+mod file;
 pub mod request;
 mod select;
 mod writer;
 
 pub use attachments::DocumentFile;
+pub use file::ExportFile;
 pub use request::{DEFAULT_BASE_URL, ExportRequest};
 
 use crate::sphr::Secret;
@@ -28,14 +30,6 @@ pub const PHRKIT_TAG_SYSTEM: &str = "https://phrkit.dev/CodeSystem/tag";
 /// `meta.tag` code of the cover Composition: an importer skips it (it describes an export,
 /// not the record).
 pub const EXPORT_COVER_TAG: &str = "export-cover";
-
-/// True when `path` is an existing device, pipe or socket (`/dev/null`, `/dev/stdout`, a
-/// FIFO): an export writes straight into it. Everything else is written beside the target
-/// and renamed over it on success — which, done to a device, would replace the device
-/// with a regular file.
-pub fn writes_in_place(path: &std::path::Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
-}
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]

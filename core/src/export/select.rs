@@ -38,6 +38,31 @@ impl Plan {
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
     }
+
+    /// Runs `SELECT {columns} FROM resource_version WHERE <the plan's condition> {tail}` and
+    /// calls `f` with each row.
+    pub(crate) fn each_row(
+        &self,
+        store: &Store,
+        columns: &str,
+        tail: &str,
+        mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = store.conn.prepare(&format!(
+            "SELECT {columns} FROM resource_version WHERE {} {tail}",
+            self.condition
+        ))?;
+        let mut rows = st.query(rusqlite::params_from_iter(self.args.iter()))?;
+        while let Some(r) = rows.next()? {
+            f(r)?;
+        }
+        Ok(())
+    }
+}
+
+/// Column `i` of `row` as text, borrowed from the row.
+pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
+    Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
 }
 
 /// Resolves the patient and plans the selection.

@@ -8,7 +8,7 @@
 //! parse, no re-serialisation. The cover page comes from [`super::cover`].
 
 use super::attachments::Attachments;
-use super::select::Plan;
+use super::select::{Plan, text};
 use crate::error::Result;
 use crate::store::Store;
 use serde_json::json;
@@ -175,17 +175,9 @@ fn emit(
     docs: &mut Attachments<'_>,
     tick: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
-    let mut st = store.conn.prepare(&format!(
-        "SELECT type, id, json FROM resource_version WHERE {} {tail}",
-        plan.condition
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(plan.args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-        let json = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-        send(sink, docs, ty, id, json)?;
-        tick(ty)?;
-    }
-    Ok(())
+    plan.each_row(store, "type, id, json", tail, |r| {
+        let ty = text(r, 0)?;
+        send(sink, docs, ty, text(r, 1)?, text(r, 2)?)?;
+        tick(ty)
+    })
 }
