@@ -86,6 +86,7 @@ fn ndjson_is_patient_centric_and_valid() {
     );
     for r in &rs {
         assert_eq!(schema().validate(r), vec![], "{}", r["resourceType"]);
+        common::oracle::assert_schema_valid(r, "an exported resource");
     }
     let sections: Vec<&str> = rs[0]["section"]
         .as_array()
@@ -160,6 +161,7 @@ fn bundle_is_a_valid_document_with_resolvable_full_urls() {
         vec![],
         "the whole Bundle validates"
     );
+    common::oracle::assert_schema_valid(&bundle, "the exported Bundle");
     let full_urls: BTreeSet<&str> = entries
         .iter()
         .map(|e| e["fullUrl"].as_str().unwrap())
@@ -426,6 +428,7 @@ fn capability_statement_is_valid_and_advertises_the_operations() {
         clinical_dates: &table,
     });
     assert_eq!(schema().validate(&cs), vec![]);
+    common::oracle::assert_schema_valid(&cs, "the CapabilityStatement");
     assert_eq!(cs["rest"][0]["mode"], "server");
     let ops: Vec<(&str, &str)> = cs["rest"][0]["operation"]
         .as_array()
@@ -456,6 +459,7 @@ fn capability_statement_is_valid_and_advertises_the_operations() {
         phrkit::capability::phr_import_operation(),
     ] {
         assert_eq!(schema().validate(&op), vec![]);
+        common::oracle::assert_schema_valid(&op, "an OperationDefinition");
     }
     let op = phrkit::capability::phr_export_operation();
     let export_params: Vec<&str> = op["parameter"]

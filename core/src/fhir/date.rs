@@ -189,6 +189,21 @@ fn days_range(first_day: i64, end_day: i64) -> DateRange {
     }
 }
 
+/// True unless `value` starts `YYYY-MM-DD` with a day its month does not have (`2021-02-29`,
+/// `2020-04-31`). For values that already match a FHIR date, dateTime or instant pattern,
+/// whose fields are otherwise in range.
+pub(crate) fn has_valid_calendar_day(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return true;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { value.get(r)?.parse().ok() };
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(y), Some(m), Some(d)) => is_calendar_date(y, m, d),
+        _ => true,
+    }
+}
+
 /// True when `year-month-day` exists in the Gregorian calendar.
 fn is_calendar_date(year: i64, month: i64, day: i64) -> bool {
     let (Ok(y), Ok(m), Ok(d)) = (i32::try_from(year), u8::try_from(month), u8::try_from(day))

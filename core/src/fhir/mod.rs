@@ -4,7 +4,7 @@
 //! (a full R4 model would be thousands of lines to compile for the few elements we query):
 //! clinical dates ([`clinical`], [`date`]), the patient compartment ([`compartment`]),
 //! references ([`reference`]), the content hash ([`hash`]) and schema validation
-//! ([`validate`]).
+//! ([`validate`], over the rule table of `schema`).
 
 pub mod attachment;
 pub mod clinical;
@@ -12,6 +12,7 @@ pub mod compartment;
 pub mod date;
 pub mod hash;
 pub mod reference;
+pub(crate) mod schema;
 pub mod validate;
 
 use serde_json::Value;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real store files in temp dirs, fixtures.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
 use phrkit::{ImportOptions, ImportReport, Store};
