@@ -158,6 +158,7 @@ impl From<Error> for PhrError {
             Error::KeyRequired => PhrError::KeyRequired { reason },
             Error::WrongKey => PhrError::WrongKey { reason },
             Error::Cancelled => PhrError::Cancelled { reason },
+            Error::Internal(_) => PhrError::Internal { reason },
             Error::Shl(shl) => from_shl(shl, reason),
         }
     }

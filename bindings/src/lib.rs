@@ -43,9 +43,3 @@ pub use store::PhrStore;
 pub use types::Stats;
 
 uniffi::setup_scaffolding!();
-
-/// mimalloc for the library's own (Rust) allocations, as in the `phrkit` command line: import
-/// and export allocate and free millions of small JSON values across threads, where the
-/// platform allocator costs a third of the run. The app's own allocations are not affected.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

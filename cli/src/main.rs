@@ -10,11 +10,6 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: import and export allocate and free millions of
-/// small JSON values across threads, where glibc malloc spends a quarter of the run.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Keep a health record on your device, and take it anywhere.
 #[derive(Parser)]
 #[command(name = "phrkit", version, about)]

@@ -66,6 +66,9 @@ pub enum Error {
     /// The feature exists in the specification but not (yet) in this build.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A defect in phrkit itself, not in the input: please report it. Nothing was written.
+    #[error("internal error (a phrkit defect, not a problem with the input): {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -5,6 +5,8 @@
 //! streaming, validating, deduplicating pipeline; [`generate`] makes realistic synthetic
 //! records for demos and benchmarks. See `core/src/README.md` for a map of the modules.
 
+#[cfg(feature = "mimalloc")]
+pub mod allocator;
 pub mod audit;
 pub mod capability;
 pub mod error;
@@ -25,7 +27,7 @@ pub use error::{Error, Result};
 pub use export::{ExportRequest, ExportSummary};
 pub use import::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Strategy};
 pub use media::OutputFormat;
-pub use store::Store;
+pub use store::{Store, StoreOptions};
 
 /// This library's name and version, as recorded in Provenance and cover pages.
 pub const SOFTWARE: &str = concat!("phrkit ", env!("CARGO_PKG_VERSION"));

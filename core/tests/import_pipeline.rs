@@ -242,7 +242,7 @@ fn inline_operation_outcomes_are_reported_not_stored() {
 }
 
 #[test]
-fn exact_duplicates_are_kept_once_and_conflicting_duplicates_rejected() {
+fn exact_duplicates_are_kept_once_and_a_differing_later_line_is_a_later_version() {
     let (_d, mut s) = store();
     let text = ndjson(&[
         patient("p1"),
@@ -251,15 +251,23 @@ fn exact_duplicates_are_kept_once_and_conflicting_duplicates_rejected() {
         obs("o1", "Patient/p1", 99),
     ]);
     let r = import_default(&mut s, &text);
-    assert_eq!(r.by_type["Observation"].created, 1);
-    assert_eq!(r.by_type["Observation"].unchanged, 1);
-    assert_eq!(r.by_type["Observation"].rejected, 1);
-    assert!(
-        r.issues
-            .iter()
-            .any(|i| i.line == Some(4) && i.severity == Severity::Error)
+    let c = r.by_type["Observation"];
+    assert_eq!(
+        (c.created, c.unchanged, c.updated, c.rejected),
+        (1, 1, 1, 0)
     );
-    assert_eq!(get(&s, "Observation", "o1")["valueQuantity"]["value"], 60);
+    let later = r
+        .notes
+        .iter()
+        .find(|n| n.kind == phrkit::import::NoteKind::LaterVersion)
+        .expect("a later-version note");
+    assert_eq!(later.first.line, Some(4));
+    assert!(
+        later.first.message.contains("line 4 differs from line 2"),
+        "{later:?}"
+    );
+    assert_eq!(get(&s, "Observation", "o1")["valueQuantity"]["value"], 99);
+    assert_eq!(s.history("Observation", "o1").unwrap().len(), 2);
 }
 
 #[test]
@@ -543,7 +551,7 @@ fn overlong_lines_are_skipped_with_a_clear_issue() {
     assert!(
         r.issues
             .iter()
-            .any(|i| i.line == Some(2) && i.message.contains("longer than the configured maximum"))
+            .any(|i| i.line == Some(2) && i.message.contains("longer than the 1000-byte maximum"))
     );
 }
 

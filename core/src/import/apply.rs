@@ -2,14 +2,16 @@
 //! transaction: resolve what needs the store, identify, apply the strategy and conflict
 //! policy, write, and account for every item in the report.
 //!
-//! References that cannot be resolved yet (a forward `urn:uuid:` or conditional reference)
-//! put their resource on a deferred list that is retried once the whole input has been read;
-//! the list is capped, so memory stays bounded even for inputs full of dangling references.
+//! A resource whose references name something not yet seen (a forward `urn:uuid:`, a
+//! conditional reference to a resource further on) is parked in the store's file and
+//! finished once the whole run's input has been read ([`Applier::finish_parked`]). Later
+//! lines of a parked resource are parked too, so its versions keep their file order.
 
+use super::names::NameTable;
 use super::prepare::{
-    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, set_meta,
+    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, resolve_names, set_meta,
 };
-use super::report::{ImportReport, Issue, Severity};
+use super::report::{ImportReport, Issue, NoteKind, Severity};
 use super::{ConflictPolicy, ImportOptions, OnInvalid, Strategy};
 use crate::error::{Error, Result};
 use crate::fhir::reference::{RefKind, classify, rewrite_references};
@@ -21,13 +23,22 @@ use std::collections::HashMap;
 /// Most targets one Provenance lists; a larger group is split (see
 /// [`Applier::write_provenance`]).
 const PROVENANCE_TARGETS: usize = 1000;
+/// Unresolved references named in one issue; the rest are counted.
+const UNRESOLVED_SHOWN: usize = 3;
+/// Parked resources finished per round trip to the store.
+const PARKED_BATCH: usize = 256;
 
-struct Deferred {
-    line: u64,
-    location: Option<String>,
-    source: usize,
-    candidate: Candidate,
+/// One version the run wrote: its row, its patient (an index into `patients`, or
+/// [`NO_PATIENT`]) and its input line. 16 bytes, so a run of millions of resources holds no
+/// list of reference strings.
+#[derive(Clone, Copy)]
+struct Written {
+    row: i64,
+    patient: u32,
+    line: u32,
 }
+
+const NO_PATIENT: u32 = u32::MAX;
 
 /// Applies prepared items to the store within one transaction.
 pub(crate) struct Applier<'t> {
@@ -43,18 +54,15 @@ pub(crate) struct Applier<'t> {
     name_sources: bool,
     /// Index of the input being applied.
     source: usize,
-    /// Largest row id before each input started: rows above `source_rows[k]` (and below
-    /// the next input's mark) were written from input `k`.
-    source_rows: Vec<i64>,
     /// `Type/old` → `Type/new` for resources stored under another id (identifier match,
     /// append collisions), applied to later references.
-    remap: HashMap<String, String>,
-    deferred: Vec<Deferred>,
-    /// Every version written, for the run's Provenance resources: its patient (an index
-    /// into `patients`) and its row. Kept this compact (16 bytes a version) so a run of
-    /// millions of resources holds no list of reference strings.
-    targets: Vec<(Option<u32>, i64)>,
-    /// Patients of the versions written so far, and their index in `patients`.
+    remap: NameTable,
+    /// `Type/id` of every resource parked so far.
+    parked: NameTable,
+    /// Every version written, in row order.
+    written: Vec<Written>,
+    /// `(first row, input)`: rows from each point on came from that input.
+    source_starts: Vec<(i64, usize)>,
     patients: Vec<String>,
     patient_index: HashMap<String, u32>,
     /// Items processed so far (for progress).
@@ -76,10 +84,10 @@ impl<'t> Applier<'t> {
             sources: Vec::new(),
             name_sources: false,
             source: 0,
-            source_rows: Vec::new(),
-            remap: HashMap::new(),
-            deferred: Vec::new(),
-            targets: Vec::new(),
+            remap: NameTable::default(),
+            parked: NameTable::default(),
+            written: Vec::new(),
+            source_starts: Vec::new(),
             patients: Vec::new(),
             patient_index: HashMap::new(),
             processed: 0,
@@ -87,32 +95,20 @@ impl<'t> Applier<'t> {
     }
 
     /// Starts applying the items of a new input.
-    pub fn begin_source(&mut self, name: &str, name_sources: bool) -> Result<()> {
-        let mark: i64 = self.conn.query_row(
-            "SELECT coalesce(max(row), 0) FROM resource_version",
-            [],
-            |r| r.get(0),
-        )?;
+    pub fn begin_source(&mut self, name: &str, name_sources: bool) {
         self.sources.push(name.to_string());
-        self.source_rows.push(mark);
         self.source = self.sources.len() - 1;
         self.name_sources = name_sources;
-        Ok(())
     }
 
-    /// True when stored row `row` was written from the input being applied.
-    fn written_from_this_input(&self, row: i64) -> bool {
-        let after = self
-            .source_rows
-            .get(self.source)
-            .copied()
-            .unwrap_or(i64::MAX);
-        let before = self
-            .source_rows
-            .get(self.source + 1)
-            .copied()
-            .unwrap_or(i64::MAX);
-        row > after && row <= before
+    /// The input and line a row this run wrote came from.
+    fn origin(&self, row: i64) -> Option<(usize, u64)> {
+        let i = self.written.binary_search_by_key(&row, |w| w.row).ok()?;
+        let at = self
+            .source_starts
+            .partition_point(|(first, _)| *first <= row);
+        let source = self.source_starts.get(at.checked_sub(1)?)?.1;
+        Some((source, u64::from(self.written[i].line)))
     }
 
     /// The run's `meta.lastUpdated` text.
@@ -120,6 +116,25 @@ impl<'t> Applier<'t> {
         &self.now
     }
 
+    fn issue_at(
+        &self,
+        severity: Severity,
+        code: &'static str,
+        line: Option<u64>,
+        location: Option<String>,
+        message: String,
+    ) -> Issue {
+        Issue {
+            severity,
+            code,
+            source: self.name_sources.then(|| self.sources[self.source].clone()),
+            line,
+            location,
+            message,
+        }
+    }
+
+    /// Reports an error or warning.
     fn issue(
         &mut self,
         severity: Severity,
@@ -128,18 +143,29 @@ impl<'t> Applier<'t> {
         location: Option<String>,
         message: String,
     ) {
-        if self.report.issues.len() >= self.opts.max_issues {
-            self.report.issues_omitted += 1;
-            return;
+        let issue = self.issue_at(severity, code, line, location, message);
+        self.report.push_issue(issue, self.opts.max_issues);
+    }
+
+    /// Counts a routine event; `message` is built only for the first of its kind.
+    fn note(
+        &mut self,
+        kind: NoteKind,
+        code: &'static str,
+        line: u64,
+        location: &Option<String>,
+        message: impl FnOnce() -> String,
+    ) {
+        if !self.report.count_note(kind) {
+            let first = self.issue_at(
+                Severity::Information,
+                code,
+                Some(line),
+                location.clone(),
+                message(),
+            );
+            self.report.add_note(kind, first);
         }
-        self.report.issues.push(Issue {
-            severity,
-            code,
-            source: self.name_sources.then(|| self.sources[self.source].clone()),
-            line,
-            location,
-            message,
-        });
     }
 
     /// Accounts for one prepared item.
@@ -161,15 +187,26 @@ impl<'t> Applier<'t> {
                         self.report.sender_errors += 1;
                     }
                     let msg = format!("the sender reported: {text}");
-                    self.issue(sev, "processing", Some(line), location.clone(), msg);
+                    if sev == Severity::Information {
+                        self.note(NoteKind::Sender, "processing", line, &location, || msg);
+                    } else {
+                        self.issue(sev, "processing", Some(line), location.clone(), msg);
+                    }
                 }
             }
-            Kind::Skipped(msg) => self.issue(
-                Severity::Information,
+            Kind::EmptyEntry => self.note(
+                NoteKind::EntryWithoutResource,
                 "informational",
-                Some(line),
-                location,
-                msg,
+                line,
+                &location,
+                || "Bundle entry without a resource".into(),
+            ),
+            Kind::Cover => self.note(
+                NoteKind::CoverPage,
+                "informational",
+                line,
+                &location,
+                || "phrkit export cover page (describes the export, not the record)".into(),
             ),
             Kind::Invalid {
                 value,
@@ -178,6 +215,7 @@ impl<'t> Applier<'t> {
                 issues,
                 notes,
             } => {
+                self.report.resources_seen += 1;
                 let tyname = ty.clone().unwrap_or_else(|| "(no type)".into());
                 for n in notes {
                     self.issue(
@@ -215,19 +253,52 @@ impl<'t> Applier<'t> {
                     self.report.count(&tyname).rejected += 1;
                 }
             }
-            Kind::Resource(c) => self.resource(line, location, *c, false)?,
+            Kind::Resource(c) => {
+                self.report.resources_seen += 1;
+                self.resource(line, location, *c, false)?
+            }
             Kind::Fatal(msg) => return Err(Error::Archive(format!("line {line}: {msg}"))),
         }
         Ok(())
     }
 
-    /// Processes the resources whose references could not be resolved while streaming.
-    pub fn finish_deferred(&mut self) -> Result<()> {
-        for d in std::mem::take(&mut self.deferred) {
-            self.source = d.source;
-            self.resource(d.line, d.location, d.candidate, true)?;
+    /// Finishes the parked resources, now that `names` holds every name of the run's input.
+    /// `progress` gets the items processed so far and returns false to cancel.
+    pub fn finish_parked(
+        &mut self,
+        names: &NameTable,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<()> {
+        if self.parked.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut after = 0;
+        loop {
+            let rows = write::parked_after(self.conn, self.run, after, PARKED_BATCH)?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            for r in rows {
+                self.source = r.source;
+                // Our own serialisation of an object: it parses.
+                let mut value: Value = serde_json::from_str(&r.json)
+                    .map_err(|e| Error::Internal(format!("a parked resource: {e}")))?;
+                resolve_names(&mut value, names);
+                let c = Candidate {
+                    ty: r.ty,
+                    id: r.id,
+                    value,
+                    notes: Vec::new(),
+                    derived: None,
+                    documents: Vec::new(),
+                    source_meta: r.source_meta,
+                };
+                self.resource(r.line, r.location, c, true)?;
+            }
+            if !progress(self.processed) {
+                return Err(Error::Cancelled);
+            }
+        }
+        write::clear_parked(self.conn, self.run)
     }
 
     fn resource(
@@ -237,37 +308,42 @@ impl<'t> Applier<'t> {
         mut c: Candidate,
         final_pass: bool,
     ) -> Result<()> {
-        let remapped = match &c.derived {
-            Some(d) => d.targets.iter().any(|t| self.remap.contains_key(t)),
-            None => !self.remap.is_empty(),
-        };
+        if !final_pass && !self.parked.is_empty() && self.parked.contains(&key(&c.ty, &c.id)) {
+            return self.park(line, location, c);
+        }
+        let remapped = !self.remap.is_empty()
+            && match &c.derived {
+                Some(d) => d.targets.iter().any(|t| self.remap.contains(t)),
+                None => true,
+            };
         if remapped {
-            if let Some(d) = &c.derived {
+            if let Some(d) = c.derived.take() {
+                keep_source_meta(&mut c, &d);
                 parsed(&mut c.value, &d.json);
+                c.derived = Some(d);
             }
             let remap = &self.remap;
-            if rewrite_references(&mut c.value, &mut |r| remap.get(r).cloned()) > 0 {
+            if rewrite_references(&mut c.value, &mut |r| remap.reference(r)) > 0 {
                 c.derived = None;
             }
         }
         if c.derived.is_none() {
             let unresolved = self.resolve(&mut c.value)?;
-            if !unresolved.is_empty() && !final_pass && self.deferred.len() < self.opts.max_deferred
-            {
-                self.deferred.push(Deferred {
-                    line,
-                    location,
-                    source: self.source,
-                    candidate: c,
-                });
-                return Ok(());
+            if !unresolved.is_empty() && !final_pass {
+                return self.park(line, location, c);
             }
             if !unresolved.is_empty() {
                 self.report.unresolved_references += unresolved.len() as u64;
-                let msg = format!(
+                let mut msg = format!(
                     "unresolved reference(s), kept as sent: {}",
-                    unresolved.join(", ")
+                    unresolved[..unresolved.len().min(UNRESOLVED_SHOWN)].join(", ")
                 );
+                if unresolved.len() > UNRESOLVED_SHOWN {
+                    msg.push_str(&format!(
+                        " and {} more",
+                        unresolved.len() - UNRESOLVED_SHOWN
+                    ));
+                }
                 self.issue(
                     Severity::Warning,
                     "not-found",
@@ -276,7 +352,7 @@ impl<'t> Applier<'t> {
                     msg,
                 );
             }
-            let d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+            let d = self.derive(&mut c);
             c.derived = Some(d);
         }
         for n in std::mem::take(&mut c.notes) {
@@ -289,6 +365,51 @@ impl<'t> Applier<'t> {
             );
         }
         self.identify_and_write(line, location, c)
+    }
+
+    /// Derives `c`, keeping the source's meta when the value carries ours already.
+    fn derive(&self, c: &mut Candidate) -> Derived {
+        let mut d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+        if let Some((updated, version)) = c.source_meta.clone() {
+            d.source_updated = updated;
+            d.source_version = version;
+        }
+        d
+    }
+
+    /// Parks `c` until the run's input has been read (see [`Self::finish_parked`]).
+    fn park(&mut self, line: u64, location: Option<String>, mut c: Candidate) -> Result<()> {
+        for doc in std::mem::take(&mut c.documents) {
+            write::insert_document(self.conn, &doc)?;
+        }
+        for n in std::mem::take(&mut c.notes) {
+            self.issue(
+                Severity::Warning,
+                "processing",
+                Some(line),
+                location.clone(),
+                n,
+            );
+        }
+        let (json, source_meta) = match c.derived.take() {
+            Some(d) => (d.json, Some((d.source_updated, d.source_version))),
+            None => (json_text(&c.value), c.source_meta.take()),
+        };
+        self.parked.insert(&key(&c.ty, &c.id), &c.ty, &c.id);
+        write::park(
+            self.conn,
+            self.run,
+            &write::Pending {
+                seq: 0,
+                source: self.source,
+                line,
+                location,
+                ty: c.ty,
+                id: c.id,
+                json,
+                source_meta,
+            },
+        )
     }
 
     /// Resolves `urn:uuid:` (by id in the store, which includes this import so far) and
@@ -317,7 +438,7 @@ impl<'t> Applier<'t> {
                 },
                 _ => return None,
             };
-            let found = found.map(|f| remap.get(&f).cloned().unwrap_or(f));
+            let found = found.map(|f| remap.reference(&f).unwrap_or(f));
             if found.is_none() {
                 unresolved.push(match classify(r) {
                     RefKind::Conditional { ty, .. } => format!("{ty}?… (conditional)"),
@@ -339,8 +460,8 @@ impl<'t> Applier<'t> {
         mut c: Candidate,
     ) -> Result<()> {
         let Some(mut d) = c.derived.take() else {
-            return Err(Error::InvalidInput(
-                "internal: resource reached the writer underived".into(),
+            return Err(Error::Internal(
+                "a resource reached the writer underived".into(),
             ));
         };
         if c.ty == "Provenance" && d.patient.is_none() {
@@ -362,72 +483,126 @@ impl<'t> Applier<'t> {
                 };
                 // Within one input, distinct ids are distinct resources whatever their
                 // identifiers; and an identifier never merges two patients' resources.
-                if (cur.run == Some(self.run) && self.written_from_this_input(cur.row))
-                    || (c.ty != "Patient" && cur.patient != d.patient)
-                {
+                if self.from_this_input(&cur) || (c.ty != "Patient" && cur.patient != d.patient) {
                     continue;
                 }
                 let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{other}", c.ty));
-                self.issue(Severity::Information, "duplicate", Some(line), location.clone(),
-                    format!("{from} has the same business identifier as stored {to}: treated as that resource"));
-                self.remap.insert(from, to);
+                self.note(NoteKind::SameIdentifier, "duplicate", line, &location, || {
+                    format!("{from} has the same business identifier as stored {to}: treated as that resource")
+                });
+                self.remap.insert(&from, &c.ty, &other);
+                keep_source_meta(&mut c, &d);
                 parsed(&mut c.value, &d.json)["id"] = Value::String(other.clone());
                 c.id = other;
-                d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
+                d = self.derive(&mut c);
                 existing = Some(cur);
                 break;
             }
         }
         let Some(e) = existing else {
-            return self.write(&mut c, &mut d, 1, None);
+            return self.write(&mut c, &mut d, 1, None, line);
         };
         if e.deleted {
-            return self.write(&mut c, &mut d, e.version + 1, Some(e.row));
+            return self.write(&mut c, &mut d, e.version + 1, Some(e.row), line);
         }
-        let same_input = e.run == Some(self.run) && self.written_from_this_input(e.row);
+        let earlier_line = self
+            .from_this_input(&e)
+            .then(|| self.origin(e.row).map(|(_, l)| l))
+            .flatten();
         if e.hash == d.hash {
             self.report.count(&c.ty).unchanged += 1;
-            if same_input {
-                self.issue(
-                    Severity::Information,
-                    "duplicate",
-                    Some(line),
-                    location,
-                    format!(
-                        "{}/{} repeats an earlier line of this import; kept once",
-                        c.ty, c.id
-                    ),
-                );
+            if let Some(earlier) = earlier_line {
+                self.note(NoteKind::RepeatedLine, "duplicate", line, &location, || {
+                    format!("{}/{} repeats line {earlier}; kept once", c.ty, c.id)
+                });
             }
-            return Ok(());
-        }
-        if same_input {
-            self.report.count(&c.ty).rejected += 1;
-            self.issue(Severity::Error, "duplicate", Some(line), location,
-                format!("{}/{} appeared earlier in this file with different content; this one was not imported", c.ty, c.id));
             return Ok(());
         }
         match self.opts.strategy {
             Strategy::Append => {
                 let new_id = uuid::Uuid::new_v4().to_string();
                 let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{new_id}", c.ty));
-                self.issue(
-                    Severity::Information,
-                    "conflict",
-                    Some(line),
-                    location,
-                    format!("{from} is already stored with other content: appended as {to}"),
-                );
-                self.remap.insert(from, to);
+                let held = match earlier_line {
+                    Some(l) => format!("line {l} of this input holds"),
+                    None => "the store holds".into(),
+                };
+                self.note(NoteKind::Appended, "conflict", line, &location, || {
+                    format!("{held} {from} with other content: appended as {to}")
+                });
+                self.remap.insert(&from, &c.ty, &new_id);
+                keep_source_meta(&mut c, &d);
                 parsed(&mut c.value, &d.json)["id"] = Value::String(new_id.clone());
                 c.id = new_id;
-                let mut d = derive(&mut c.value, &c.ty, &c.id, 1, &self.now);
-                self.write(&mut c, &mut d, 1, None)
+                let mut d = self.derive(&mut c);
+                self.write(&mut c, &mut d, 1, None, line)
             }
-            Strategy::Merge => self.conflict(line, location, c, d, e),
+            Strategy::Merge => match earlier_line {
+                Some(earlier) => self.later_version(line, location, c, d, e, earlier),
+                None => self.conflict(line, location, c, d, e),
+            },
         }
     }
 
+    /// True when `cur` was written by this run from the input being applied.
+    fn from_this_input(&self, cur: &write::Current) -> bool {
+        cur.run == Some(self.run) && self.origin(cur.row).is_some_and(|(s, _)| s == self.source)
+    }
+
+    /// A line repeating an earlier line's type and id with other content: a later version
+    /// (file order is event order), decided by the conflict policy.
+    fn later_version(
+        &mut self,
+        line: u64,
+        location: Option<String>,
+        mut c: Candidate,
+        mut d: Derived,
+        e: write::Current,
+        earlier: u64,
+    ) -> Result<()> {
+        let what = format!(
+            "{}/{}: line {line} differs from line {earlier} of this input",
+            c.ty, c.id
+        );
+        let (replace, why) = match self.opts.conflict {
+            ConflictPolicy::Fail => {
+                return Err(Error::ImportAborted(format!(
+                    "{what} (conflict policy fail)"
+                )));
+            }
+            ConflictPolicy::Replace => (true, "policy replace"),
+            ConflictPolicy::KeepExisting => (false, "policy keep-existing"),
+            ConflictPolicy::NewerWins => match (d.source_updated, e.source_updated) {
+                (Some(new), Some(old)) if new <= old => (
+                    false,
+                    "policy newer-wins: its meta.lastUpdated is not later",
+                ),
+                (Some(_), Some(_)) => (true, "policy newer-wins: its meta.lastUpdated is later"),
+                _ => (
+                    true,
+                    "policy newer-wins: the later line is the newer version",
+                ),
+            },
+        };
+        if replace {
+            let version = e.version + 1;
+            self.note(NoteKind::LaterVersion, "conflict", line, &location, || {
+                format!("{what}: stored as version {version} ({why})")
+            });
+            self.write(&mut c, &mut d, version, Some(e.row), line)
+        } else {
+            self.report.count(&c.ty).conflicts += 1;
+            self.issue(
+                Severity::Warning,
+                "conflict",
+                Some(line),
+                location,
+                format!("{what}; kept line {earlier} ({why})"),
+            );
+            Ok(())
+        }
+    }
+
+    /// An incoming resource differing from the stored version of an earlier import.
     fn conflict(
         &mut self,
         line: u64,
@@ -467,14 +642,15 @@ impl<'t> Applier<'t> {
             },
         };
         if replace {
-            self.issue(
-                Severity::Information,
+            let version = e.version + 1;
+            self.note(
+                NoteKind::ReplacedStored,
                 "conflict",
-                Some(line),
-                location,
-                format!("{what}; replaced as version {} ({why})", e.version + 1),
+                line,
+                &location,
+                || format!("{what}; replaced as version {version} ({why})"),
             );
-            self.write(&mut c, &mut d, e.version + 1, Some(e.row))
+            self.write(&mut c, &mut d, version, Some(e.row), line)
         } else {
             self.report.count(&c.ty).unchanged += 1;
             self.issue(
@@ -495,6 +671,7 @@ impl<'t> Applier<'t> {
         d: &mut Derived,
         version: i64,
         previous: Option<i64>,
+        line: u64,
     ) -> Result<()> {
         let row = self.store_version(c, d, version, previous)?;
         let counts = self.report.count(&c.ty);
@@ -503,8 +680,18 @@ impl<'t> Applier<'t> {
         } else {
             counts.updated += 1;
         }
-        let patient = d.patient.as_ref().map(|p| self.patient_number(p));
-        self.targets.push((patient, row));
+        let patient = d
+            .patient
+            .as_ref()
+            .map_or(NO_PATIENT, |p| self.patient_number(p));
+        if self.source_starts.last().map(|s| s.1) != Some(self.source) {
+            self.source_starts.push((row, self.source));
+        }
+        self.written.push(Written {
+            row,
+            patient,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+        });
         Ok(())
     }
 
@@ -571,24 +758,22 @@ impl<'t> Applier<'t> {
                 "display": format!("{} ({} bytes, SHA-256 {})", s.name, s.bytes, s.sha256),
             }
         })).collect();
-        let mut targets = std::mem::take(&mut self.targets);
+        let mut written = std::mem::take(&mut self.written);
         // Shared resources first, then patients by id; rows in write order within each.
-        let patients = &self.patients;
-        targets.sort_by(|a, b| {
-            let name = |t: &(Option<u32>, i64)| t.0.map(|n| patients[n as usize].as_str());
-            name(a).cmp(&name(b)).then(a.1.cmp(&b.1))
-        });
+        let patients = std::mem::take(&mut self.patients);
+        let name = |w: &Written| patients.get(w.patient as usize).map(String::as_str);
+        written.sort_by(|a, b| name(a).cmp(&name(b)).then(a.row.cmp(&b.row)));
         let mut reference = self
             .conn
             .prepare_cached("SELECT type, id, version FROM resource_version WHERE row = ?1")?;
-        let mut written = Vec::new();
-        for group in targets.chunk_by(|a, b| a.0 == b.0) {
-            let patient = group[0].0.map(|n| self.patients[n as usize].clone());
+        let mut ids = Vec::new();
+        for group in written.chunk_by(|a, b| a.patient == b.patient) {
+            let patient = name(&group[0]).map(str::to_string);
             for part in group.chunks(PROVENANCE_TARGETS) {
                 let mut refs = Vec::with_capacity(part.len());
-                for (_, row) in part {
+                for w in part {
                     let (ty, id, version): (String, String, i64) =
-                        reference.query_row([row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                        reference.query_row([w.row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                     refs.push(json!({"reference": format!("{ty}/{id}/_history/{version}")}));
                 }
                 let id = uuid::Uuid::new_v4().to_string();
@@ -613,12 +798,13 @@ impl<'t> Applier<'t> {
                     notes: Vec::new(),
                     derived: None,
                     documents: Vec::new(),
+                    source_meta: None,
                 };
                 self.store_version(&mut c, &mut d, 1, None)?;
-                written.push(id);
+                ids.push(id);
             }
         }
-        Ok(written)
+        Ok(ids)
     }
 
     /// A Provenance is in the compartment of the patient its targets belong to, even when
@@ -640,6 +826,19 @@ impl<'t> Applier<'t> {
             }
         }
         Ok(None)
+    }
+}
+
+/// The name a resource goes by in the run's remap and parked tables.
+fn key(ty: &str, id: &str) -> String {
+    format!("{ty}/{id}")
+}
+
+/// Before `c`'s value is rebuilt from its stored JSON (which carries phrkit's meta), keeps
+/// the source's `meta.lastUpdated` and `meta.versionId` that the conflict policy compares.
+fn keep_source_meta(c: &mut Candidate, d: &Derived) {
+    if c.source_meta.is_none() {
+        c.source_meta = Some((d.source_updated, d.source_version.clone()));
     }
 }
 

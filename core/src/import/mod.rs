@@ -1,10 +1,11 @@
 //! `$import`: a streaming, validating, deduplicating importer for the PHR files people have.
 //!
 //! Pipeline (one direction, one transaction):
-//! read ([`crate::ndjson`], format detected) → prepare (parse, normalise, validate, derive —
-//! in parallel on the rayon pool, [`prepare`]) → apply (resolve references that need the
-//! store, identify by type+id, content hash and business identifier, apply the strategy
-//! and conflict policy, write — on the calling thread, [`apply`]) → report ([`report`]).
+//! read (NDJSON line by line, or a JSON document resource by resource — see
+//! [`crate::ndjson`]) → prepare (parse, name, resolve, validate, derive, on the import's
+//! worker threads, [`prepare`]) → apply (what needs the store: identify by type+id, content
+//! hash and business identifier, apply the strategy and conflict policy, write — on the
+//! calling thread, [`apply`]) → report ([`report`]).
 //!
 //! **Atomicity.** A run commits all or nothing: one SQLite transaction spans every input of
 //! the run. We chose this over resumable checkpoints because a half-imported record is worse
@@ -13,12 +14,27 @@
 //! an I/O error, a `fail` conflict or a crash leaves the store exactly as it was.
 //! `mode=validate` runs everything, then rolls back.
 //!
-//! **Memory** is bounded by the batch size and the channel depth (a few MB), plus the
-//! deferred-reference list (capped by `max_deferred`) and, for a whole-file JSON document
-//! (a Bundle rather than NDJSON), the parsed document itself (capped by
-//! `max_document_bytes`).
+//! **Names and forward references.** `urn:uuid:` and `fullUrl` references are resolved
+//! through one compact table for the whole run ([`names`], ~24 bytes a resource), filled in
+//! input order batch by batch, so a reference to anything earlier in the input — or later in
+//! the same batch — is resolved on the workers. A resource naming something further on is
+//! parked in the store's own file (inside the run's transaction) and finished once the whole
+//! input has been read: waiting costs disk, not memory.
+//!
+//! **Repeats are versions.** Within one input, a later line with the same type and id is a
+//! later version of that resource (file order is event order), not an error: identical, it
+//! is counted once; different, the conflict policy decides as it does against the store,
+//! except that the later line counts as the newer one unless both carry `meta.lastUpdated`
+//! and the later line's is not later. `append` keeps both, the later under a new id.
+//!
+//! **Memory** is bounded whatever the input: a batch holds at most [`BATCH_BYTES`] of text
+//! (one resource at most `max_line_bytes`), a resource's tree at most
+//! [`crate::ndjson::parse::MAX_VALUES`] values, the channel [`CHANNEL_BATCHES`] batches; per
+//! resource the run keeps 16 bytes (for its Provenance) and its name. See the README's
+//! benchmark for the measured peak.
 
 mod apply;
+mod names;
 mod options;
 pub mod prepare;
 pub mod report;
@@ -28,26 +44,30 @@ pub use options::{ConflictPolicy, ImportMode, ImportOptions, OnInvalid, Strategy
 pub use source::ImportSource;
 use source::expand_archives;
 
-pub use report::{Counts, ImportReport, Issue, Severity, SourceSummary};
+pub use report::{Counts, ImportReport, Issue, Note, NoteKind, Severity, SourceSummary};
 
 use crate::error::{Error, Result};
 use crate::fhir::hash::to_hex;
 use crate::ndjson::detect::{Format, detect, is_complete_json_line};
+use crate::ndjson::document::{ScanError, Scanner};
 use crate::ndjson::{Line, LineReader};
 use crate::progress::{Phase, Progress, ProgressListener};
 use crate::store::Store;
-use prepare::{Prepared, prepare_line, prepare_value};
+use names::NameTable;
+use prepare::{Parsed, Prepared, Raw, RawBody};
 use rayon::prelude::*;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Items per batch handed from the reader to the writer.
-const BATCH_ITEMS: usize = 512;
-/// Bytes per batch (whichever limit comes first).
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCH_ITEMS: usize = 256;
+/// Bytes of input text per batch (whichever limit comes first). Parsed trees are ~5–10 times
+/// their text, and a batch is parsed whole before its names are recorded.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Prepared batches waiting for the writer.
+const CHANNEL_BATCHES: usize = 2;
 
 impl Store {
     /// Imports `sources` in one run and one transaction. Blocks; call off the main thread.
@@ -59,6 +79,11 @@ impl Store {
         progress: &dyn ProgressListener,
     ) -> Result<ImportReport> {
         let sources = expand_archives(sources, opts)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.options().threads.max(1))
+            .thread_name(|i| format!("phrkit-import-{i}"))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the import threads: {e}")))?;
         let now_ms = crate::fhir::date::now_ms();
         let tx = self
             .conn
@@ -71,18 +96,19 @@ impl Store {
         let total_bytes = sources.iter().map(|s| s.size).sum::<Option<u64>>();
         let multiple = sources.len() > 1;
         let mut applier = apply::Applier::new(&tx, opts, run, now_ms);
+        let mut names = NameTable::default();
         let mut summaries = Vec::new();
         let mut done_bytes = 0;
         for source in sources {
-            applier.begin_source(&source.name, multiple)?;
-            let summary = read_source(
-                source,
+            applier.begin_source(&source.name, multiple);
+            let reading = Reading {
                 opts,
-                &mut applier,
+                pool: &pool,
                 progress,
                 done_bytes,
                 total_bytes,
-            )?;
+            };
+            let summary = read_source(source, &reading, &mut applier, &mut names)?;
             done_bytes += summary.bytes;
             summaries.push(summary);
         }
@@ -101,7 +127,8 @@ impl Store {
             }
         };
         checkpoint(Phase::Resolving, applier.processed)?;
-        applier.finish_deferred()?;
+        applier.finish_parked(&names, &mut |n| checkpoint(Phase::Resolving, n).is_ok())?;
+        drop(names);
         let provenance_ids = applier.write_provenance(&summaries)?;
         let processed = applier.processed;
         let mut report = std::mem::take(&mut applier.report);
@@ -155,14 +182,21 @@ fn earlier_run_with(
     Ok(found)
 }
 
+/// What reading one source needs besides the source.
+struct Reading<'a> {
+    opts: &'a ImportOptions,
+    pool: &'a rayon::ThreadPool,
+    progress: &'a dyn ProgressListener,
+    done_bytes: u64,
+    total_bytes: Option<u64>,
+}
+
 /// Reads one source on a producer thread while this thread applies its batches.
 fn read_source(
     source: ImportSource<'_>,
-    opts: &ImportOptions,
+    r: &Reading<'_>,
     applier: &mut apply::Applier<'_>,
-    progress: &dyn ProgressListener,
-    done_bytes: u64,
-    total_bytes: Option<u64>,
+    names: &mut NameTable,
 ) -> Result<SourceSummary> {
     let counter = Arc::new(AtomicU64::new(0));
     let reader = HashingReader {
@@ -173,9 +207,22 @@ fn read_source(
     let now = applier.now_text().to_string();
     let resolver = source.resolver.clone();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(CHANNEL_BATCHES);
         let ctx = prepare::Ctx { now, resolver };
-        let producer = scope.spawn(move || produce(reader, opts, &ctx, tx));
+        let opts = r.opts;
+        let pool = r.pool;
+        let producer = scope.spawn(move || {
+            let mut batcher = Batcher {
+                raws: Vec::with_capacity(BATCH_ITEMS),
+                bytes: 0,
+                ctx: &ctx,
+                names,
+                pool,
+                tx,
+                open: true,
+            };
+            produce(reader, opts, &mut batcher)
+        });
         let mut result = Ok(());
         'batches: for batch in rx.iter() {
             for p in batch {
@@ -186,12 +233,12 @@ fn read_source(
             }
             let p = Progress {
                 phase: Phase::Importing,
-                bytes: done_bytes + counter.load(Ordering::Relaxed),
-                total_bytes,
+                bytes: r.done_bytes + counter.load(Ordering::Relaxed),
+                total_bytes: r.total_bytes,
                 resources: applier.processed,
                 total_resources: None,
             };
-            if !progress.on_progress(&p) {
+            if !r.progress.on_progress(&p) {
                 result = Err(Error::Cancelled);
                 break;
             }
@@ -199,7 +246,7 @@ fn read_source(
         drop(rx);
         let produced = producer
             .join()
-            .map_err(|_| Error::InvalidInput("internal: the reader thread failed".into()))?;
+            .map_err(|_| Error::Internal("the import's reader thread failed".into()))?;
         result?;
         let (sha256, bytes) = produced?;
         Ok(SourceSummary {
@@ -226,27 +273,72 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Sends prepared batches until the input ends or the writer hangs up.
-struct Sink {
+/// Collects input items into batches, prepares each batch on the worker pool and sends it
+/// to the writer.
+struct Batcher<'a> {
+    raws: Vec<Raw>,
+    bytes: usize,
+    ctx: &'a prepare::Ctx,
+    names: &'a mut NameTable,
+    pool: &'a rayon::ThreadPool,
     tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
+    /// False once the writer hung up (it failed or was cancelled): stop reading.
     open: bool,
 }
 
-impl Sink {
-    fn send(&mut self, batch: Vec<Prepared>) {
-        if self.open && !batch.is_empty() {
-            self.open = self.tx.send(batch).is_ok();
+impl Batcher<'_> {
+    /// Adds an item; returns false when reading should stop.
+    fn push(&mut self, raw: Raw) -> bool {
+        self.bytes += raw.len();
+        self.raws.push(raw);
+        if self.raws.len() >= BATCH_ITEMS || self.bytes >= BATCH_BYTES {
+            self.flush();
         }
+        self.open
+    }
+
+    fn flush(&mut self) {
+        if self.raws.is_empty() || !self.open {
+            self.raws.clear();
+            return;
+        }
+        self.bytes = 0;
+        let raws = std::mem::take(&mut self.raws);
+        let parsed: Vec<Vec<Parsed>> = self.pool.install(|| {
+            raws.into_par_iter()
+                .map(|raw| {
+                    let mut out = Vec::with_capacity(1);
+                    prepare::parse_item(raw, &mut out);
+                    out
+                })
+                .collect()
+        });
+        let mut parsed: Vec<Parsed> = parsed.into_iter().flatten().collect();
+        for p in &mut parsed {
+            if let Parsed::Resource(p) = p {
+                prepare::name(p, self.names);
+            }
+        }
+        let (names, ctx) = (&*self.names, self.ctx);
+        let batch: Vec<Prepared> = self.pool.install(|| {
+            parsed
+                .into_par_iter()
+                .map(|p| match p {
+                    Parsed::Done(p) => p,
+                    Parsed::Resource(p) => prepare::finish(p, names, ctx),
+                })
+                .collect()
+        });
+        self.open = self.tx.send(batch).is_ok();
+        self.raws = Vec::with_capacity(BATCH_ITEMS);
     }
 }
 
 fn produce<R: Read>(
     reader: HashingReader<R>,
     opts: &ImportOptions,
-    ctx: &prepare::Ctx,
-    tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
+    batcher: &mut Batcher<'_>,
 ) -> Result<(String, u64)> {
-    let mut sink = Sink { tx, open: true };
     let mut br = BufReader::with_capacity(256 * 1024, reader);
     match detect(&mut br)? {
         Format::Empty => {}
@@ -261,25 +353,26 @@ fn produce<R: Read>(
             ));
         }
         Format::JsonArray | Format::JsonString => {
-            let doc = read_rest(&mut br, Vec::new(), opts.max_document_bytes)?;
-            emit_document(doc, opts, ctx, &mut sink)?;
+            document(&mut br, 1, None, opts, batcher)?;
         }
         Format::JsonObject => {
             let mut lines = LineReader::new(&mut br, opts.max_line_bytes);
             if let Some(first) = lines.next().transpose()? {
                 match first {
                     Line::Data { bytes, number } if !is_complete_json_line(&bytes) => {
-                        let mut doc = vec![b'\n'; (number - 1) as usize];
-                        doc.extend_from_slice(&bytes);
-                        doc.push(b'\n');
-                        let doc = read_rest(&mut br, doc, opts.max_document_bytes)?;
-                        emit_document(doc, opts, ctx, &mut sink)?;
+                        drop(lines);
+                        let mut head = bytes;
+                        head.push(b'\n');
+                        document(&mut br, number, Some(head), opts, batcher)?;
                     }
-                    first => stream_lines(std::iter::once(Ok(first)).chain(lines), ctx, &mut sink)?,
+                    first => {
+                        ndjson(std::iter::once(Ok(first)).chain(lines), opts, batcher)?;
+                    }
                 }
             }
         }
     }
+    batcher.flush();
     // Consume whatever the writer did not need, so the hash covers the whole input.
     std::io::copy(&mut br, &mut std::io::sink())?;
     let reader = br.into_inner();
@@ -289,107 +382,107 @@ fn produce<R: Read>(
     ))
 }
 
-fn read_rest(br: &mut impl Read, mut doc: Vec<u8>, limit: u64) -> Result<Vec<u8>> {
-    br.take(limit.saturating_sub(doc.len() as u64) + 1)
-        .read_to_end(&mut doc)?;
-    if doc.len() as u64 > limit {
-        return Err(Error::InvalidInput(format!(
-            "the JSON document is larger than the {limit}-byte limit; send large records as NDJSON"
-        )));
-    }
-    Ok(doc)
-}
-
-fn stream_lines(
+/// NDJSON: one item per line; a line holding a Bundle is streamed entry by entry.
+fn ndjson(
     lines: impl Iterator<Item = std::io::Result<Line>>,
-    ctx: &prepare::Ctx,
-    sink: &mut Sink,
-) -> Result<()> {
-    let mut batch: Vec<Line> = Vec::with_capacity(BATCH_ITEMS);
-    let mut batch_bytes = 0;
-    for line in lines {
-        let line = line?;
-        if let Line::Data { bytes, .. } = &line {
-            batch_bytes += bytes.len();
-        }
-        batch.push(line);
-        if batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES {
-            sink.send(prepare_batch(std::mem::take(&mut batch), ctx));
-            batch_bytes = 0;
-            if !sink.open {
-                return Ok(());
-            }
-        }
-    }
-    sink.send(prepare_batch(batch, ctx));
-    Ok(())
-}
-
-fn prepare_batch(lines: Vec<Line>, ctx: &prepare::Ctx) -> Vec<Prepared> {
-    let parts: Vec<Vec<Prepared>> = lines
-        .into_par_iter()
-        .map(|line| {
-            let mut out = Vec::with_capacity(1);
-            match line {
-                Line::Data { number, bytes } => prepare_line(number, &bytes, ctx, &mut out),
-                Line::TooLong { number, len } => out.push(Prepared {
-                    line: number,
-                    location: None,
-                    kind: prepare::Kind::Unreadable(format!(
-                        "line is {len} bytes, longer than the configured maximum; skipped"
-                    )),
-                }),
-            }
-            out
-        })
-        .collect();
-    parts.into_iter().flatten().collect()
-}
-
-/// A whole-file JSON document: a Bundle or resource, an array of them, or a JSON string
-/// holding one. If it does not parse, it may be NDJSON whose first line was cut: read it
-/// line by line instead, so every good line is kept.
-fn emit_document(
-    doc: Vec<u8>,
     opts: &ImportOptions,
-    ctx: &prepare::Ctx,
-    sink: &mut Sink,
+    batcher: &mut Batcher<'_>,
 ) -> Result<()> {
-    let value = match serde_json::from_slice::<Value>(&doc) {
-        Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(Error::InvalidInput(format!(
-                    "the file is a JSON string, but its content is not JSON ({})",
-                    e.to_string().split(" at line").next().unwrap_or_default()
-                )));
+    for line in lines {
+        let open = match line? {
+            Line::Data { number, bytes } if starts_as_bundle(&bytes) => {
+                let mut scanner =
+                    Scanner::new(&bytes[..], number, opts.max_line_bytes).on_one_line();
+                let max = opts.max_line_bytes;
+                let mut open = true;
+                let scanned = scanner.scan(&mut |item| {
+                    open = batcher.push(Raw::from_item(item, max));
+                    open
+                });
+                if let Err(e) = scanned {
+                    open = batcher.push(broken(number, &e));
+                }
+                open
             }
-        },
-        Ok(v) => v,
-        Err(_) => {
-            let lines = LineReader::new(&doc[..], opts.max_line_bytes);
-            return stream_lines(lines, ctx, sink);
-        }
-    };
-    let items: Vec<(Value, Option<String>)> = match value {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (v, Some(format!("[{i}]"))))
-            .collect(),
-        v => vec![(v, None)],
-    };
-    for (v, loc) in items {
-        let mut out = Vec::new();
-        prepare_value(v, 1, loc, ctx, &mut out);
-        let mut items = out.into_iter();
-        loop {
-            let batch: Vec<Prepared> = items.by_ref().take(BATCH_ITEMS).collect();
-            if batch.is_empty() {
-                break;
-            }
-            sink.send(batch);
+            Line::Data { number, bytes } => batcher.push(Raw {
+                line: number,
+                location: None,
+                full_url: None,
+                body: RawBody::Json(bytes),
+            }),
+            Line::TooLong { number, len } => batcher.push(Raw {
+                line: number,
+                location: None,
+                full_url: None,
+                body: RawBody::TooLong(len, opts.max_line_bytes),
+            }),
+        };
+        if !open {
+            break;
         }
     }
     Ok(())
+}
+
+/// True when a line starts `{"resourceType":"Bundle"` (whitespace allowed): then it is
+/// streamed entry by entry instead of parsed whole.
+fn starts_as_bundle(line: &[u8]) -> bool {
+    let mut rest = line;
+    for token in [&b"{"[..], b"\"resourceType\"", b":", b"\"Bundle\""] {
+        rest = rest.trim_ascii_start();
+        match rest.strip_prefix(token) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn broken(line: u64, e: &ScanError) -> Raw {
+    Raw {
+        line,
+        location: None,
+        full_url: None,
+        body: RawBody::Broken(e.to_string()),
+    }
+}
+
+/// A JSON document, resource by resource. `head` holds the first line when it was read
+/// already (to tell NDJSON from a document). If the document turns out malformed, the error
+/// is reported and, when the next line is a complete JSON object, the rest is read as NDJSON:
+/// that is NDJSON whose first line was cut, and every good line is kept.
+fn document<R: BufRead>(
+    br: &mut R,
+    first_line: u64,
+    head: Option<Vec<u8>>,
+    opts: &ImportOptions,
+    batcher: &mut Batcher<'_>,
+) -> Result<()> {
+    let input = std::io::Cursor::new(head.unwrap_or_default()).chain(br);
+    let mut scanner = Scanner::new(BufReader::new(input), first_line, opts.max_line_bytes);
+    let max = opts.max_line_bytes;
+    let scanned = scanner.scan(&mut |item| batcher.push(Raw::from_item(item, max)));
+    let e = match scanned {
+        Ok(()) => return Ok(()),
+        Err(ScanError::Io(e)) => return Err(e.into()),
+        Err(e) => e,
+    };
+    let line = scanner.line();
+    if !batcher.push(broken(line, &e)) {
+        return Ok(());
+    }
+    // Past the rest of the broken line, then NDJSON if what follows is NDJSON.
+    let mut rest = scanner.into_inner();
+    let mut skipped = Vec::new();
+    rest.read_until(b'\n', &mut skipped)?;
+    let mut lines = LineReader::new(rest, opts.max_line_bytes).starting_after(line);
+    match lines.next().transpose()? {
+        Some(Line::Data { number, bytes })
+            if bytes.first() == Some(&b'{') && is_complete_json_line(&bytes) =>
+        {
+            let first = Line::Data { number, bytes };
+            ndjson(std::iter::once(Ok(first)).chain(lines), opts, batcher)
+        }
+        _ => Ok(()),
+    }
 }

@@ -83,14 +83,12 @@ pub struct ImportOptions {
     pub mode: ImportMode,
     /// `reject` (default) or `quarantine`.
     pub on_invalid: OnInvalid,
-    /// Longest accepted NDJSON line, bytes.
+    /// Longest accepted NDJSON line, or resource inside a JSON document, bytes. Documents
+    /// themselves (a Bundle file) are read one resource at a time and have no size limit.
     pub max_line_bytes: usize,
-    /// Largest accepted single JSON document (a Bundle file), bytes.
-    pub max_document_bytes: u64,
-    /// Issues listed in the report before the rest are only counted.
+    /// Errors and warnings listed in the report before the rest are only counted (errors are
+    /// kept before warnings; information is always counted by kind, never listed).
     pub max_issues: usize,
-    /// Resources held back for forward references before they are written unresolved.
-    pub max_deferred: usize,
     /// Limits for `.sphr` archives (entries, decompressed sizes).
     pub archive_limits: crate::sphr::Limits,
 }
@@ -103,9 +101,7 @@ impl Default for ImportOptions {
             mode: ImportMode::Commit,
             on_invalid: OnInvalid::Reject,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            max_document_bytes: 512 * 1024 * 1024,
             max_issues: 1000,
-            max_deferred: 50_000,
             archive_limits: crate::sphr::Limits::default(),
         }
     }

@@ -1,13 +1,23 @@
-//! The stateless half of the import pipeline, run in parallel on worker threads.
+//! The stateless half of the import pipeline, run on the import's worker threads, one batch
+//! of input items at a time, in three steps:
 //!
-//! Each input line (or Bundle entry) is parsed, normalised where no store state is needed
-//! (invalid `_x` members dropped, a missing id derived from content, `urn:uuid:` references
-//! resolved against the enclosing Bundle's `fullUrl`s), validated, and — when no reference is
-//! left to resolve — fully derived: content hash, compartment, clinical dates, references,
-//! identifiers and the JSON text to store. The writer thread then only looks things up and
-//! inserts. Anything that needs the store (ids seen earlier in the import, conditional
-//! references, identity by business identifier) is left to [`super::apply`].
+//! 1. **parse** (parallel): each item's text becomes a tree within limits; invalid `_x`
+//!    members are dropped, phrkit's own export cover pages skipped, a missing id derived from
+//!    the content, so every resource knows its `Type/id`;
+//! 2. **name** (in input order, on the reader thread): each resource's `fullUrl` — and its id,
+//!    when that is a UUID, which is what `urn:uuid:` means in NDJSON — goes into the run's
+//!    [`NameTable`];
+//! 3. **finish** (parallel): `urn:uuid:` and `fullUrl` references are rewritten to `Type/id`
+//!    from the table (backward, within the batch, and forward within the batch alike), the
+//!    resource is validated, its attachments moved out, and — when no reference is left to
+//!    resolve — fully derived: content hash, compartment, clinical dates, references,
+//!    identifiers and the JSON text to store.
+//!
+//! The writer thread then only looks things up and inserts. What needs the store
+//! (conditional references, names defined further on in the input, identity by business
+//! identifier) is left to [`super::apply`].
 
+use super::names::{Inserted, NameTable};
 use super::report::Severity;
 use crate::export::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::fhir::attachment::{self, Document};
@@ -18,9 +28,53 @@ use crate::fhir::reference::{
 };
 use crate::fhir::validate::{ValidationIssue, schema};
 use crate::fhir::{business_identifiers, clinical, compartment, date::DateRange};
-use rayon::prelude::*;
+use crate::ndjson::document::{Body, Item};
+use crate::ndjson::parse::{MAX_VALUES, parse};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+
+/// One input item as read: a line, or a resource found in a document.
+pub(crate) struct Raw {
+    pub line: u64,
+    pub location: Option<String>,
+    pub full_url: Option<String>,
+    pub body: RawBody,
+}
+
+/// What an input item holds.
+pub(crate) enum RawBody {
+    /// JSON text.
+    Json(Vec<u8>),
+    /// A Bundle entry without a resource.
+    Missing,
+    /// Too long to read: its length and the limit.
+    TooLong(usize, usize),
+    /// The input is broken here (the message says how).
+    Broken(String),
+}
+
+impl Raw {
+    /// A resource the document scanner found.
+    pub fn from_item(item: Item, max: usize) -> Raw {
+        Raw {
+            line: item.line,
+            location: item.location,
+            full_url: item.full_url,
+            body: match item.body {
+                Body::Json(b) => RawBody::Json(b),
+                Body::Missing => RawBody::Missing,
+                Body::TooLong(n) => RawBody::TooLong(n, max),
+            },
+        }
+    }
+
+    /// Bytes it holds (for batching).
+    pub fn len(&self) -> usize {
+        match &self.body {
+            RawBody::Json(b) => b.len(),
+            _ => 16,
+        }
+    }
+}
 
 /// One prepared input item, in input order.
 pub(crate) struct Prepared {
@@ -44,8 +98,10 @@ pub(crate) enum Kind {
     Unreadable(String),
     /// An inline OperationOutcome: the sender's own errors.
     SenderOutcome(Vec<(Severity, String)>),
-    /// Deliberately not imported (e.g. phrkit's export cover page).
-    Skipped(String),
+    /// A Bundle entry without a resource.
+    EmptyEntry,
+    /// phrkit's own export cover page (describes the export, not the record).
+    Cover,
     /// The input itself is broken (a corrupted archive entry): the run must fail.
     Fatal(String),
 }
@@ -55,12 +111,15 @@ pub(crate) struct Candidate {
     pub id: String,
     /// The parsed resource; `Null` once `derived` is set (its JSON is `derived.json`).
     pub value: Value,
-    /// Normalisation warnings (dropped members, generated ids).
+    /// Normalisation warnings (dropped members, generated ids, reused names).
     pub notes: Vec<String>,
     /// Derived data; `None` while references remain to be resolved by the writer.
     pub derived: Option<Derived>,
     /// Attachment bytes moved out of the resource, stored with it.
     pub documents: Vec<Document>,
+    /// The source's `meta.lastUpdated` (epoch ms) and `meta.versionId`, kept when `value`
+    /// was rebuilt from stored JSON that carries phrkit's meta instead.
+    pub source_meta: Option<(Option<i64>, Option<String>)>,
 }
 
 /// Resolves a relative attachment `url` inside the archive the input came in.
@@ -92,142 +151,117 @@ pub(crate) struct Derived {
     pub json: String,
 }
 
-/// Maps `fullUrl`s of a Bundle's entries to relative `Type/id` references.
-pub(crate) type FullUrls = HashMap<String, String>;
+/// A parsed item after step 1: done already, or a resource waiting for step 3.
+pub(crate) enum Parsed {
+    Done(Prepared),
+    Resource(Box<Parsing>),
+}
 
-/// Prepares one NDJSON line (which may hold a whole Bundle).
-pub(crate) fn prepare_line(line: u64, bytes: &[u8], ctx: &Ctx, out: &mut Vec<Prepared>) {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => prepare_value(v, line, None, ctx, out),
-        Err(e) => out.push(Prepared {
-            line,
-            location: None,
-            kind: Kind::Unreadable(format!("not valid JSON ({})", strip_position(&e))),
-        }),
+/// A parsed resource between steps 1 and 3.
+pub(crate) struct Parsing {
+    line: u64,
+    location: Option<String>,
+    full_url: Option<String>,
+    value: Value,
+    notes: Vec<String>,
+}
+
+/// Step 1 for one item: parse it (a Bundle parsed whole is expanded into its entries).
+pub(crate) fn parse_item(raw: Raw, out: &mut Vec<Parsed>) {
+    let done = |kind| {
+        Parsed::Done(Prepared {
+            line: raw.line,
+            location: raw.location.clone(),
+            kind,
+        })
+    };
+    match &raw.body {
+        RawBody::Missing => out.push(done(Kind::EmptyEntry)),
+        RawBody::TooLong(n, max) => out.push(done(Kind::Unreadable(format!(
+            "{} is {n} bytes, longer than the {max}-byte maximum; skipped",
+            if raw.location.is_some() {
+                "the resource"
+            } else {
+                "the line"
+            }
+        )))),
+        RawBody::Broken(msg) => out.push(done(Kind::Unreadable(msg.clone()))),
+        RawBody::Json(bytes) => match parse(bytes, MAX_VALUES) {
+            Ok(v) => expand(v, raw.line, raw.location, raw.full_url, out),
+            Err(e) => out.push(done(Kind::Unreadable(e.to_string()))),
+        },
     }
 }
 
-fn strip_position(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    match msg.find(" at line ") {
-        Some(i) => format!("{} at column {}", &msg[..i], e.column()),
-        None => msg,
-    }
-}
-
-/// Prepares a parsed value: a Bundle is expanded into its entries, an OperationOutcome
-/// becomes sender issues, anything else is a resource.
-pub(crate) fn prepare_value(
+/// A parsed value: a Bundle is expanded into its entries, an OperationOutcome becomes sender
+/// issues, anything else is a resource.
+fn expand(
     value: Value,
     line: u64,
     location: Option<String>,
-    ctx: &Ctx,
-    out: &mut Vec<Prepared>,
+    full_url: Option<String>,
+    out: &mut Vec<Parsed>,
 ) {
+    let done = |location, kind| {
+        Parsed::Done(Prepared {
+            line,
+            location,
+            kind,
+        })
+    };
     match crate::fhir::resource_type(&value) {
         Some("Bundle") => {
             let prefix = location.unwrap_or_else(|| "Bundle".into());
-            let parts: Vec<Vec<Prepared>> = bundle_entries(value)
-                .into_par_iter()
-                .map(|(i, entry, urls)| {
-                    let loc = format!("{prefix}.entry[{i}]");
-                    let mut out = Vec::with_capacity(1);
-                    match entry {
-                        Some(r) if crate::fhir::resource_type(&r) == Some("Bundle") => {
-                            prepare_value(r, line, Some(format!("{loc}.resource")), ctx, &mut out)
-                        }
-                        Some(r) => out.push(prepare_resource(r, line, Some(loc), Some(&urls), ctx)),
-                        None => out.push(Prepared {
-                            line,
-                            location: Some(loc),
-                            kind: Kind::Skipped("Bundle entry without a resource".into()),
-                        }),
+            for (i, mut entry) in entries(value).into_iter().enumerate() {
+                let loc = format!("{prefix}.entry[{i}]");
+                let full_url = entry
+                    .get("fullUrl")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                match entry.get_mut("resource").map(Value::take) {
+                    Some(r) if crate::fhir::resource_type(&r) == Some("Bundle") => {
+                        expand(r, line, Some(format!("{loc}.resource")), None, out)
                     }
-                    out
-                })
-                .collect();
-            out.extend(parts.into_iter().flatten());
+                    Some(r) => out.push(resource(r, line, Some(loc), full_url)),
+                    None => out.push(done(Some(loc), Kind::EmptyEntry)),
+                }
+            }
         }
-        Some("OperationOutcome") => out.push(Prepared {
-            line,
-            location,
-            kind: Kind::SenderOutcome(sender_issues(&value)),
-        }),
-        _ if !value.is_object() => out.push(Prepared {
-            line,
-            location,
-            kind: Kind::Unreadable("not a JSON object".into()),
-        }),
-        _ => out.push(prepare_resource(value, line, location, None, ctx)),
+        Some("OperationOutcome") => {
+            out.push(done(location, Kind::SenderOutcome(sender_issues(&value))))
+        }
+        _ if !value.is_object() => {
+            out.push(done(location, Kind::Unreadable("not a JSON object".into())))
+        }
+        _ => out.push(resource(value, line, location, full_url)),
     }
 }
 
-/// Splits a Bundle into `(index, resource, fullUrl map)`; the map is shared by all entries.
-fn bundle_entries(mut bundle: Value) -> Vec<(usize, Option<Value>, std::sync::Arc<FullUrls>)> {
-    let entries = match bundle.get_mut("entry").map(Value::take) {
+fn entries(mut bundle: Value) -> Vec<Value> {
+    match bundle.get_mut("entry").map(Value::take) {
         Some(Value::Array(e)) => e,
         _ => Vec::new(),
-    };
-    let mut urls = FullUrls::new();
-    for e in &entries {
-        let (Some(full), Some(res)) = (e.get("fullUrl").and_then(Value::as_str), e.get("resource"))
-        else {
-            continue;
-        };
-        if let (Some(ty), Some(id)) = (
-            crate::fhir::resource_type(res),
-            crate::fhir::resource_id(res),
-        ) {
-            urls.insert(full.to_string(), format!("{ty}/{id}"));
-        }
     }
-    let urls = std::sync::Arc::new(urls);
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut e)| (i, e.get_mut("resource").map(Value::take), urls.clone()))
-        .collect()
 }
 
-fn sender_issues(oo: &Value) -> Vec<(Severity, String)> {
-    let Some(Value::Array(issues)) = oo.get("issue") else {
-        return vec![(Severity::Error, "OperationOutcome without issues".into())];
-    };
-    issues
-        .iter()
-        .map(|i| {
-            let sev =
-                Severity::from_code(i.get("severity").and_then(Value::as_str).unwrap_or("error"));
-            let text = i
-                .get("diagnostics")
-                .and_then(Value::as_str)
-                .or_else(|| i.pointer("/details/text").and_then(Value::as_str))
-                .unwrap_or("(no diagnostics)");
-            (sev, text.to_string())
-        })
-        .collect()
-}
-
-/// Normalises, validates and (when possible) derives one resource.
-pub(crate) fn prepare_resource(
+/// Normalises a resource as far as no names are needed: drops invalid `_x` members, skips
+/// phrkit's export cover page, derives a missing id.
+fn resource(
     mut value: Value,
     line: u64,
     location: Option<String>,
-    full_urls: Option<&FullUrls>,
-    ctx: &Ctx,
-) -> Prepared {
+    full_url: Option<String>,
+) -> Parsed {
     let mut notes = Vec::new();
     if let Value::Object(map) = &mut value {
         drop_invalid_primitive_extensions(map, &mut notes);
     }
     if is_export_cover(&value) {
-        return Prepared {
+        return Parsed::Done(Prepared {
             line,
             location,
-            kind: Kind::Skipped(
-                "phrkit export cover page (describes the export, not the record)".into(),
-            ),
-        };
+            kind: Kind::Cover,
+        });
     }
     if crate::fhir::resource_id(&value).is_none()
         && value.get("resourceType").is_some_and(Value::is_string)
@@ -240,8 +274,52 @@ pub(crate) fn prepare_resource(
         ));
         map.shift_insert(1, "id".into(), Value::String(id));
     }
-    if let Some(urls) = full_urls {
-        rewrite_references(&mut value, &mut |r| urls.get(r).cloned());
+    Parsed::Resource(Box::new(Parsing {
+        line,
+        location,
+        full_url,
+        value,
+        notes,
+    }))
+}
+
+/// Step 2: records what the resource's `fullUrl` and UUID id name. Only valid ids of R4
+/// types are recorded (names of invalid resources would point nowhere).
+pub(crate) fn name(p: &mut Parsing, names: &mut NameTable) {
+    let (Some(ty), Some(id)) = (
+        crate::fhir::resource_type(&p.value),
+        crate::fhir::resource_id(&p.value),
+    ) else {
+        return;
+    };
+    if !crate::fhir::is_valid_id(id) || !schema().is_resource_type(ty) {
+        return;
+    }
+    if let Some(full_url) = &p.full_url
+        && names.insert(full_url, ty, id) == Inserted::Other
+    {
+        p.notes.push(
+            "this entry's fullUrl already named another resource earlier in the import; \
+             references to it point to that one"
+                .into(),
+        );
+    }
+    if id.len() == 36 {
+        names.insert(id, ty, id);
+    }
+}
+
+/// Step 3: resolves names, validates and (when possible) derives one resource.
+pub(crate) fn finish(p: Box<Parsing>, names: &NameTable, ctx: &Ctx) -> Prepared {
+    let Parsing {
+        line,
+        location,
+        mut value,
+        mut notes,
+        ..
+    } = *p;
+    if !names.is_empty() {
+        resolve_names(&mut value, names);
     }
     let issues = schema().validate(&value);
     let ty = crate::fhir::resource_type(&value).map(str::to_string);
@@ -288,8 +366,19 @@ pub(crate) fn prepare_resource(
             notes,
             derived,
             documents,
+            source_meta: None,
         })),
     }
+}
+
+/// Rewrites `urn:uuid:` references, and absolute ones that are some entry's `fullUrl`, to the
+/// `Type/id` the run's names give them; returns how many changed.
+pub(crate) fn resolve_names(value: &mut Value, names: &NameTable) -> usize {
+    rewrite_references(value, &mut |r| match classify(r) {
+        RefKind::UrnUuid(_) | RefKind::OtherUrl => names.reference(r),
+        RefKind::Literal { absolute: true, .. } => names.reference(r),
+        _ => None,
+    })
 }
 
 /// True when a reference still needs the store to resolve (`urn:uuid:`, `Type?query`).
@@ -302,6 +391,25 @@ pub(crate) fn needs_resolution(value: &Value) -> bool {
         );
     });
     found
+}
+
+fn sender_issues(oo: &Value) -> Vec<(Severity, String)> {
+    let Some(Value::Array(issues)) = oo.get("issue") else {
+        return vec![(Severity::Error, "OperationOutcome without issues".into())];
+    };
+    issues
+        .iter()
+        .map(|i| {
+            let sev =
+                Severity::from_code(i.get("severity").and_then(Value::as_str).unwrap_or("error"));
+            let text = i
+                .get("diagnostics")
+                .and_then(Value::as_str)
+                .or_else(|| i.pointer("/details/text").and_then(Value::as_str))
+                .unwrap_or("(no diagnostics)");
+            (sev, text.to_string())
+        })
+        .collect()
 }
 
 /// Removes top-level `_x` members that are not objects or arrays (e.g. the string `_id`

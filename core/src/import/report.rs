@@ -1,9 +1,13 @@
-//! The import report: counts per resource type and one issue per rejected, conflicting or
-//! otherwise notable line, as a Rust struct and as a FHIR OperationOutcome.
+//! The import report: counts per resource type, one issue per rejected or doubtful line, and
+//! the routine events counted by kind, as a Rust struct and as a FHIR OperationOutcome.
 //!
 //! Issues quote locations (line, `Bundle.entry[i]`, element path) and rules, never resource
-//! content. The number of issues kept is capped (see `ImportOptions::max_issues`); the report
-//! says how many more there were, so a million bad lines cannot exhaust memory.
+//! content. Errors and warnings are listed in input order up to a cap
+//! (`ImportOptions::max_issues`), errors first: when the list is full an error takes the place
+//! of a warning, so a thousand warnings never hide an error, and the report says exactly how
+//! many of each were left out. Information (a line repeating an earlier one, a skipped cover
+//! page) is never listed line by line: it is counted by [`NoteKind`], with the first instance
+//! as an example, so "849 lines repeated an earlier line" costs one line of the report.
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -111,6 +115,74 @@ impl Counts {
     }
 }
 
+/// A kind of routine event, counted rather than listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NoteKind {
+    /// A line repeated an earlier line of the same input exactly.
+    RepeatedLine,
+    /// A line was a later version of a resource an earlier line of the same input held.
+    LaterVersion,
+    /// A stored resource was replaced by a differing incoming version (conflict policy).
+    ReplacedStored,
+    /// An incoming resource matched a stored one by business identifier.
+    SameIdentifier,
+    /// An incoming resource was stored under a new id (`strategy=append`).
+    Appended,
+    /// A Bundle entry held no resource.
+    EntryWithoutResource,
+    /// An export cover page (phrkit's own) was skipped.
+    CoverPage,
+    /// The sender's own OperationOutcome said something for information.
+    Sender,
+}
+
+impl NoteKind {
+    /// What `n` events of this kind mean, as a sentence.
+    pub fn summary(self, n: u64) -> String {
+        let what = match self {
+            NoteKind::RepeatedLine => "repeated an earlier line of the same input; kept once",
+            NoteKind::LaterVersion => {
+                "were later versions of a resource an earlier line held; stored as new versions"
+            }
+            NoteKind::ReplacedStored => {
+                "differed from the stored version and replaced it (conflict policy)"
+            }
+            NoteKind::SameIdentifier => {
+                "carried the business identifier of a stored resource; merged into it"
+            }
+            NoteKind::Appended => "used an id already taken; stored under a new id (append)",
+            NoteKind::EntryWithoutResource => "were Bundle entries without a resource; skipped",
+            NoteKind::CoverPage => {
+                "were phrkit export cover pages (they describe an export, not the record); skipped"
+            }
+            NoteKind::Sender => "were information the sender put in an OperationOutcome",
+        };
+        format!("{n} {} {what}", if n == 1 { "line" } else { "lines" })
+    }
+}
+
+/// How many events of one kind the run had, with the first as an example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// What happened.
+    pub kind: NoteKind,
+    /// How often.
+    pub count: u64,
+    /// The first time it happened.
+    pub first: Issue,
+}
+
+impl Note {
+    /// `12 lines repeated … (first: Line 7 (Bundle.entry[2]): …)`.
+    pub fn diagnostics(&self) -> String {
+        format!(
+            "{} (first: {})",
+            self.kind.summary(self.count),
+            self.first.diagnostics()
+        )
+    }
+}
+
 /// One input of the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSummary {
@@ -139,10 +211,16 @@ pub struct ImportReport {
     pub sender_errors: u64,
     /// Lines that were not JSON, too long, or not resources.
     pub unreadable_lines: u64,
-    /// The issues, in input order (capped).
+    /// Errors and warnings, in input order (capped; errors are kept before warnings).
     pub issues: Vec<Issue>,
-    /// Issues left out beyond the cap.
+    /// Errors and warnings left out beyond the cap.
     pub issues_omitted: u64,
+    /// Of those, errors.
+    pub errors_omitted: u64,
+    /// Routine events counted by kind, in the order of their first occurrence.
+    pub notes: Vec<Note>,
+    /// Resources (valid or not) the input held; 0 means nothing could be read as FHIR.
+    pub resources_seen: u64,
     /// The inputs.
     pub sources: Vec<SourceSummary>,
     /// An earlier run that imported a byte-identical input.
@@ -157,6 +235,62 @@ impl ImportReport {
         let mut t = Counts::default();
         self.by_type.values().for_each(|c| t.add(c));
         t
+    }
+
+    /// Errors in the run: listed and omitted.
+    pub fn error_count(&self) -> u64 {
+        self.issues
+            .iter()
+            .filter(|i| i.severity <= Severity::Error)
+            .count() as u64
+            + self.errors_omitted
+    }
+
+    /// True when the inputs held no FHIR resource at all, valid or not (an empty or
+    /// unreadable file, a lone `[`): callers fail loudly rather than report "0 created".
+    pub fn nothing_read(&self) -> bool {
+        self.resources_seen == 0
+    }
+
+    /// Adds an error or warning, keeping errors first when the list is full.
+    pub(crate) fn push_issue(&mut self, issue: Issue, cap: usize) {
+        if self.issues.len() < cap {
+            self.issues.push(issue);
+            return;
+        }
+        let is_error = issue.severity <= Severity::Error;
+        if is_error
+            && let Some(i) = self
+                .issues
+                .iter()
+                .rposition(|i| i.severity > Severity::Error)
+        {
+            self.issues.remove(i);
+            self.issues.push(issue);
+        } else if is_error {
+            self.errors_omitted += 1;
+        }
+        self.issues_omitted += 1;
+    }
+
+    /// Counts one more event of `kind` if the report has seen one; false when it is new.
+    pub(crate) fn count_note(&mut self, kind: NoteKind) -> bool {
+        match self.notes.iter_mut().find(|n| n.kind == kind) {
+            Some(n) => {
+                n.count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first event of `kind`.
+    pub(crate) fn add_note(&mut self, kind: NoteKind, first: Issue) {
+        self.notes.push(Note {
+            kind,
+            count: 1,
+            first,
+        });
     }
 
     /// True when the run changed nothing (all unchanged, or nothing valid).
@@ -194,6 +328,23 @@ impl ImportReport {
         s
     }
 
+    /// `12 more errors and 3 more warnings were not listed (the report keeps 1000 issues)`.
+    pub fn omitted_text(&self) -> String {
+        let warnings = self.issues_omitted - self.errors_omitted;
+        let mut parts = Vec::new();
+        if self.errors_omitted > 0 {
+            parts.push(format!("{} more errors", self.errors_omitted));
+        }
+        if warnings > 0 {
+            parts.push(format!("{warnings} more warnings"));
+        }
+        format!(
+            "{} were not listed (the report lists {} issues; raise max_issues to see more)",
+            parts.join(" and "),
+            self.issues.len()
+        )
+    }
+
     pub(crate) fn count(&mut self, ty: &str) -> &mut Counts {
         self.by_type.entry(ty.to_string()).or_default()
     }
@@ -229,10 +380,21 @@ impl ImportReport {
         }
         if self.issues_omitted > 0 {
             issues.push(json!({
-                "severity": "warning",
+                "severity": if self.errors_omitted > 0 { "error" } else { "warning" },
                 "code": "too-costly",
-                "diagnostics": format!("{} more issues not listed", self.issues_omitted),
+                "diagnostics": self.omitted_text(),
             }));
+        }
+        for n in &self.notes {
+            let mut issue = json!({
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": n.diagnostics(),
+            });
+            if let Some(loc) = &n.first.location {
+                issue["expression"] = json!([loc]);
+            }
+            issues.push(issue);
         }
         json!({"resourceType": "OperationOutcome", "issue": issues})
     }
@@ -266,5 +428,69 @@ mod tests {
         );
         let oo_valid = crate::fhir::validate::schema().validate(&oo);
         assert_eq!(oo_valid, vec![], "the report is a valid OperationOutcome");
+    }
+
+    fn issue(severity: Severity, line: u64) -> Issue {
+        Issue {
+            severity,
+            code: "invalid",
+            source: None,
+            line: Some(line),
+            location: None,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn errors_take_the_place_of_warnings_when_the_list_is_full() {
+        let mut r = ImportReport::default();
+        for line in 1..=5 {
+            r.push_issue(issue(Severity::Warning, line), 3);
+        }
+        r.push_issue(issue(Severity::Error, 6), 3);
+        r.push_issue(issue(Severity::Error, 7), 3);
+        let kept: Vec<(Severity, u64)> = r
+            .issues
+            .iter()
+            .map(|i| (i.severity, i.line.unwrap()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (Severity::Warning, 1),
+                (Severity::Error, 6),
+                (Severity::Error, 7)
+            ]
+        );
+        r.push_issue(issue(Severity::Error, 8), 3);
+        r.push_issue(issue(Severity::Error, 9), 3);
+        assert_eq!(r.issues.len(), 3);
+        assert_eq!(r.error_count(), 4, "listed and omitted errors");
+        assert_eq!((r.issues_omitted, r.errors_omitted), (6, 1));
+        assert!(
+            r.omitted_text()
+                .starts_with("1 more errors and 5 more warnings"),
+            "{}",
+            r.omitted_text()
+        );
+    }
+
+    #[test]
+    fn information_is_counted_by_kind_with_its_first_instance() {
+        let mut r = ImportReport::default();
+        for line in 1..=849 {
+            if !r.count_note(NoteKind::RepeatedLine) {
+                r.add_note(NoteKind::RepeatedLine, issue(Severity::Information, line));
+            }
+        }
+        assert_eq!(r.notes.len(), 1);
+        assert_eq!(r.notes[0].count, 849);
+        let text = r.to_operation_outcome().to_string();
+        assert!(
+            text.contains(
+                "849 lines repeated an earlier line of the same input; kept once (first: Line 1: m)"
+            ),
+            "{text}"
+        );
     }
 }

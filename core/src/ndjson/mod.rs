@@ -2,18 +2,25 @@
 //!
 //! [`LineReader`] yields one line at a time from any `BufRead`, so memory stays bounded by the
 //! longest accepted line whatever the file size. It tolerates what real files carry: a UTF-8
-//! BOM, CRLF endings, blank lines, a missing final newline. A line longer than the configured
-//! maximum is skipped (its bytes are consumed, not stored) and reported as [`Line::TooLong`].
-//! [`detect`] decides whether a stream is NDJSON, a single JSON document (Bundle or resource,
-//! possibly double-encoded as a JSON string) or a zip archive.
+//! BOM, LF, CRLF and old-Mac CR-only endings (JSON text cannot hold a raw CR or LF inside a
+//! string, so a lone CR is always a line break), blank lines, a missing final newline. A line
+//! longer than the configured maximum is skipped (its bytes are consumed, not stored) and
+//! reported as [`Line::TooLong`]. [`detect`] decides whether a stream is NDJSON, a single JSON
+//! document (Bundle or resource, possibly double-encoded as a JSON string) or a zip archive;
+//! [`document`] streams such a document's resources one at a time; [`parse`] turns one
+//! resource's bytes into a JSON tree within limits.
 
 pub mod detect;
+pub mod document;
+pub mod parse;
 
 use std::io::{self, BufRead};
 
-/// Default maximum length of one NDJSON line: 64 MiB (a resource with a large inline
-/// attachment fits; a runaway file does not exhaust memory).
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// Default maximum length of one NDJSON line or resource: 8 MiB. A resource with an inline
+/// attachment of up to ~6 MB fits (base64 adds a third); bigger documents travel as files in a
+/// `.sphr`. Reading, parsing and storing one such line costs about four times its size, so
+/// this is what keeps an import of any file within a phone's 64 MB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One non-blank line of input.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +47,8 @@ pub struct LineReader<R> {
     number: u64,
     max_len: usize,
     done: bool,
+    /// The last line ended with CR: a LF right after it belongs to that line ending.
+    after_cr: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -50,6 +59,7 @@ impl<R: BufRead> LineReader<R> {
             number: 0,
             max_len,
             done: false,
+            after_cr: false,
         }
     }
 
@@ -73,9 +83,16 @@ impl<R: BufRead> LineReader<R> {
             if chunk.is_empty() {
                 return Ok(saw_any.then_some(total));
             }
+            if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
+                self.inner.consume(1);
+                continue;
+            }
             saw_any = true;
-            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => (i, true),
+            let (take, found) = match memchr::memchr2(b'\n', b'\r', chunk) {
+                Some(i) => {
+                    self.after_cr = chunk[i] == b'\r';
+                    (i, true)
+                }
                 None => (chunk.len(), false),
             };
             if total + take <= self.max_len {
@@ -117,9 +134,6 @@ impl<R: BufRead> Iterator for LineReader<R> {
                     len,
                 }));
             }
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
             if self.number == 1 && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
                 buf.drain(..3);
             }
@@ -158,6 +172,24 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn cr_only_and_mixed_line_endings_are_line_breaks() {
+        let got = lines(b"{\"a\":1}\r{\"b\":2}\r\n{\"c\":3}\n\r\r{\"d\":4}", 100);
+        let numbers: Vec<u64> = got
+            .iter()
+            .map(|l| match l {
+                Line::Data { number, .. } => *number,
+                Line::TooLong { number, .. } => *number,
+            })
+            .collect();
+        assert_eq!(numbers, vec![1, 2, 3, 6]);
+        // A CRLF split across reads is still one line ending.
+        let reader = io::BufReader::with_capacity(8, &b"{\"a\":12}\r\n{\"b\":2}"[..]);
+        let got: Vec<Line> = LineReader::new(reader, 100).map(|l| l.unwrap()).collect();
+        assert_eq!(got.len(), 2);
+        assert!(matches!(&got[1], Line::Data { number: 2, .. }));
     }
 
     #[test]

@@ -102,7 +102,16 @@ impl Store {
     /// Opens (creating if needed) an encrypted store. A wrong key is [`Error::WrongKey`].
     /// Blocks (a passphrase key is deliberately slow to derive); call off the main thread.
     pub fn open_encrypted(path: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
-        Store::open_with(path.as_ref(), Some(key))
+        Store::open_with(path.as_ref(), Some(key), super::StoreOptions::default())
+    }
+
+    /// [`Store::open_encrypted`] with explicit [`super::StoreOptions`].
+    pub fn open_encrypted_with_options(
+        path: impl AsRef<Path>,
+        key: &StoreKey,
+        options: super::StoreOptions,
+    ) -> Result<Store> {
+        Store::open_with(path.as_ref(), Some(key), options)
     }
 
     /// Changes the key of this (encrypted) store in place; atomic.
@@ -136,7 +145,7 @@ fn copy(
             "the destination store already exists; choose a new file".into(),
         ));
     }
-    let source = Store::open_with(from, from_key)?;
+    let source = Store::open_with(from, from_key, super::StoreOptions::default())?;
     let version: i64 = source
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))?;

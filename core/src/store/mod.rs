@@ -26,6 +26,32 @@ pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
     encrypted: bool,
+    options: StoreOptions,
+}
+
+/// How a store uses the device's memory and cores. The defaults fit a phone: an import of any
+/// size stays within 64 MB (see the README's benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite's page cache, MiB. Imports insert into indexes at random places and exports walk
+    /// a record in clinical order, so pages that fall out of the cache are read (and, in an
+    /// encrypted store, decrypted) again; past 8 MiB the gain is small. Default 8.
+    pub cache_mib: u32,
+    /// Worker threads that parse and validate during an import (the store itself writes on
+    /// the calling thread). Each costs a few MB at peak. Default: the device's cores, at
+    /// most 4.
+    pub threads: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_mib: 8,
+            threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(4),
+        }
+    }
 }
 
 /// A stored resource version.
@@ -96,10 +122,24 @@ impl Store {
     /// An encrypted store gives [`Error::KeyRequired`]: use [`Store::open_encrypted`].
     /// Blocks; call off the main thread.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(path.as_ref(), None)
+        Store::open_with(path.as_ref(), None, StoreOptions::default())
     }
 
-    pub(crate) fn open_with(path: &Path, key: Option<&crypto::StoreKey>) -> Result<Store> {
+    /// [`Store::open`] with explicit [`StoreOptions`].
+    pub fn open_with_options(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        Store::open_with(path.as_ref(), None, options)
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> StoreOptions {
+        self.options
+    }
+
+    pub(crate) fn open_with(
+        path: &Path,
+        key: Option<&crypto::StoreKey>,
+        options: StoreOptions,
+    ) -> Result<Store> {
         let path = path.to_path_buf();
         let mut conn = Connection::open(&path)?;
         if let Some(key) = key {
@@ -110,10 +150,11 @@ impl Store {
             .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // A 16 MiB page cache (SQLite's default is 2 MiB): import inserts into two indexes at
-        // random positions and export walks the record in clinical order, and every page that
-        // falls out of the cache is read (and, in an encrypted store, decrypted) again.
-        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(
+            None,
+            "cache_size",
+            -(i64::from(options.cache_mib.max(1)) * 1024),
+        )?;
         schema::migrate(&mut conn).map_err(|e| match e {
             Error::Storage(e) => crypto::classify_open_error(e, key.is_some()),
             other => other,
@@ -122,6 +163,7 @@ impl Store {
             conn,
             path,
             encrypted: key.is_some(),
+            options,
         })
     }
 

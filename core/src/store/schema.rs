@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction};
 
 /// Newest schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Brings the database to [`VERSION`], creating it when empty.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -42,6 +42,7 @@ fn upgrade_from(tx: &Transaction, version: i64) -> Result<()> {
         1 => tx.execute_batch(V2)?,
         2 => upgrade_to_v3(tx)?,
         3 => tx.execute_batch(V4)?,
+        4 => tx.execute_batch(V5)?,
         other => {
             return Err(Error::InvalidInput(format!(
                 "no migration from schema version {other}"
@@ -161,6 +162,26 @@ CREATE INDEX resource_current_patient ON resource_version(id)
     WHERE patient = id AND current = 1 AND deleted = 0;
 ";
 
+/// Version 5: where an import parks resources whose references name something further on
+/// in the input (a forward `urn:uuid:`), in the store's own (possibly encrypted) file rather
+/// than in memory or a temporary file. Rows live only inside an import's transaction: the
+/// import empties its own before it commits, and a rollback takes them with it.
+const V5: &str = "
+CREATE TABLE import_pending (
+    seq      INTEGER PRIMARY KEY,
+    run      INTEGER NOT NULL,
+    source   INTEGER NOT NULL,   -- index of the run's input
+    line     INTEGER NOT NULL,
+    location TEXT,
+    type     TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    json     TEXT NOT NULL,
+    ours     INTEGER NOT NULL,   -- 1: json carries phrkit's meta; the source's is below
+    source_updated INTEGER,
+    source_version TEXT
+);
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +225,7 @@ mod tests {
             "resource_version_by_id",
             "resource_current_by_patient",
             "resource_current_patient",
+            "import_pending",
         ] {
             assert!(t.contains(&name.to_string()), "{name} missing from {t:?}");
         }
@@ -213,11 +235,26 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_from_4_adds_the_pending_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Connection::open(dir.path().join("v4.db")).unwrap();
+        migrate(&mut old).unwrap();
+        old.execute_batch("DROP TABLE import_pending; PRAGMA user_version = 4;")
+            .unwrap();
+        migrate(&mut old).unwrap();
+        let mut fresh = Connection::open(dir.path().join("fresh.db")).unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(schema_sql(&old), schema_sql(&fresh));
+    }
+
+    #[test]
     fn upgrade_from_3_indexes_the_patients_for_their_query() {
         let dir = tempfile::tempdir().unwrap();
         let mut old = Connection::open(dir.path().join("v3.db")).unwrap();
         migrate(&mut old).unwrap();
-        old.execute_batch("DROP INDEX resource_current_patient; PRAGMA user_version = 3;")
+        old.execute_batch(
+            "DROP INDEX resource_current_patient; DROP TABLE import_pending; PRAGMA user_version = 3;",
+        )
             .unwrap();
         migrate(&mut old).unwrap();
         let plan: String = old

@@ -192,3 +192,74 @@ pub(crate) fn quarantine(
     .execute(params![run, line.map(|l| l as i64), ty, id, reason, json])?;
     Ok(())
 }
+
+/// A resource an import parks until the names it references are known.
+pub(crate) struct Pending {
+    pub seq: i64,
+    pub source: usize,
+    pub line: u64,
+    pub location: Option<String>,
+    pub ty: String,
+    pub id: String,
+    pub json: String,
+    /// The source's `meta.lastUpdated` and `meta.versionId`, when `json` carries ours.
+    pub source_meta: Option<(Option<i64>, Option<String>)>,
+}
+
+/// Parks a resource of run `run` (see schema v5).
+pub(crate) fn park(conn: &Connection, run: i64, p: &Pending) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO import_pending (run, source, line, location, type, id, json,
+             source_updated, source_version, ours) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        run,
+        p.source as i64,
+        p.line as i64,
+        p.location,
+        p.ty,
+        p.id,
+        p.json,
+        p.source_meta.as_ref().and_then(|m| m.0),
+        p.source_meta.as_ref().and_then(|m| m.1.clone()),
+        p.source_meta.is_some(),
+    ])?;
+    Ok(())
+}
+
+/// Up to `limit` parked resources of run `run` after `after`, in the order they were parked.
+pub(crate) fn parked_after(
+    conn: &Connection,
+    run: i64,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Pending>> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, source, line, location, type, id, json, source_updated, source_version, ours
+         FROM import_pending WHERE run = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![run, after, limit as i64], |r| {
+        Ok(Pending {
+            seq: r.get(0)?,
+            source: r.get::<_, i64>(1)? as usize,
+            line: r.get::<_, i64>(2)? as u64,
+            location: r.get(3)?,
+            ty: r.get(4)?,
+            id: r.get(5)?,
+            json: r.get(6)?,
+            source_meta: if r.get::<_, bool>(9)? {
+                Some((r.get(7)?, r.get(8)?))
+            } else {
+                None
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes run `run`'s parked resources.
+pub(crate) fn clear_parked(conn: &Connection, run: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM import_pending WHERE run = ?1")?
+        .execute([run])?;
+    Ok(())
+}
