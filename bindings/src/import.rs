@@ -161,6 +161,17 @@ pub struct ImportIssue {
     pub message: String,
 }
 
+/// A kind of routine event and how often it happened.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ImportNote {
+    /// What happened, with the count: "849 lines repeated an earlier line…".
+    pub summary: String,
+    /// How often.
+    pub count: u64,
+    /// The first time it happened.
+    pub first: ImportIssue,
+}
+
 /// The outcome of an import (or of a `VALIDATE` dry run).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ImportReport {
@@ -178,10 +189,17 @@ pub struct ImportReport {
     pub unresolved_references: u64,
     /// Lines that were not JSON, too long, or not resources.
     pub unreadable_lines: u64,
-    /// The issues, in input order (capped; see `issuesOmitted`).
+    /// Errors and warnings, in input order (capped, errors kept before warnings; see
+    /// `issuesOmitted`).
     pub issues: Vec<ImportIssue>,
-    /// Issues left out beyond the cap.
+    /// Errors and warnings left out beyond the cap.
     pub issues_omitted: u64,
+    /// Of those, errors.
+    pub errors_omitted: u64,
+    /// Routine events (repeated lines, later versions, skipped cover pages…) counted by kind.
+    pub notes: Vec<ImportNote>,
+    /// True when the input held bytes but no FHIR resource at all: show it as a failure.
+    pub nothing_read: bool,
     /// One sentence: what was (or would be) done.
     pub summary: String,
     /// The same report as a FHIR R4 OperationOutcome, JSON text.
@@ -190,7 +208,6 @@ pub struct ImportReport {
 
 impl From<phrkit::ImportReport> for ImportReport {
     fn from(r: phrkit::ImportReport) -> Self {
-        use phrkit::import::Severity;
         ImportReport {
             committed: r.committed,
             validate_only: r.validate_only,
@@ -206,23 +223,37 @@ impl From<phrkit::ImportReport> for ImportReport {
             unresolved_references: r.unresolved_references,
             unreadable_lines: r.unreadable_lines,
             issues_omitted: r.issues_omitted,
-            issues: r
-                .issues
-                .into_iter()
-                .map(|i| ImportIssue {
-                    severity: match i.severity {
-                        Severity::Fatal => IssueSeverity::Fatal,
-                        Severity::Error => IssueSeverity::Error,
-                        Severity::Warning => IssueSeverity::Warning,
-                        Severity::Information => IssueSeverity::Information,
-                    },
-                    code: i.code.to_string(),
-                    source: i.source,
-                    line: i.line,
-                    location: i.location,
-                    message: i.message,
+            errors_omitted: r.errors_omitted,
+            nothing_read: r.nothing_read(),
+            notes: r
+                .notes
+                .iter()
+                .map(|n| ImportNote {
+                    summary: n.kind.summary(n.count),
+                    count: n.count,
+                    first: n.first.clone().into(),
                 })
                 .collect(),
+            issues: r.issues.into_iter().map(ImportIssue::from).collect(),
+        }
+    }
+}
+
+impl From<phrkit::import::Issue> for ImportIssue {
+    fn from(i: phrkit::import::Issue) -> Self {
+        use phrkit::import::Severity;
+        ImportIssue {
+            severity: match i.severity {
+                Severity::Fatal => IssueSeverity::Fatal,
+                Severity::Error => IssueSeverity::Error,
+                Severity::Warning => IssueSeverity::Warning,
+                Severity::Information => IssueSeverity::Information,
+            },
+            code: i.code.to_string(),
+            source: i.source,
+            line: i.line,
+            location: i.location,
+            message: i.message,
         }
     }
 }

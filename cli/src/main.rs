@@ -28,6 +28,12 @@ pub struct StoreArgs {
     /// anything else = a passphrase). Keys never go on the command line; PHRKIT_KEY also works.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// SQLite page cache, MiB (default 8: an import of any size stays within a phone's 64 MB).
+    #[arg(long, env = "PHRKIT_CACHE_MIB")]
+    pub cache_mib: Option<u32>,
+    /// Import worker threads (default: the cores, at most 4).
+    #[arg(long, env = "PHRKIT_THREADS")]
+    pub threads: Option<usize>,
 }
 
 /// A store key from `file`, else from the `PHRKIT_KEY` environment variable; `None` when
@@ -57,9 +63,12 @@ impl StoreArgs {
     /// Opens the store (encrypted when a key is given).
     pub fn open(&self) -> anyhow::Result<phrkit::Store> {
         use anyhow::Context;
+        let mut options = phrkit::StoreOptions::default();
+        options.cache_mib = self.cache_mib.unwrap_or(options.cache_mib);
+        options.threads = self.threads.unwrap_or(options.threads);
         let store = match self.key()? {
-            Some(k) => phrkit::Store::open_encrypted(&self.db, &k),
-            None => phrkit::Store::open(&self.db),
+            Some(k) => phrkit::Store::open_encrypted_with_options(&self.db, &k, options),
+            None => phrkit::Store::open_with_options(&self.db, options),
         };
         store.with_context(|| format!("cannot open store {}", self.db.display()))
     }

@@ -22,6 +22,7 @@ fn generated() -> Vec<u8> {
             patients: 1,
             resources_per_patient: 1500,
             seed: 21,
+            ..Default::default()
         },
         &mut buf,
     )

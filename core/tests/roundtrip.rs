@@ -131,6 +131,7 @@ fn generated_records_round_trip() {
             patients: 2,
             resources_per_patient: 300,
             seed: 3,
+            ..Default::default()
         },
         &mut buf,
     )

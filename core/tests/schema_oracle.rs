@@ -152,6 +152,7 @@ fn generated_resources() -> Vec<Value> {
         patients: 2,
         resources_per_patient: 400,
         seed: 5,
+        ..Default::default()
     };
     phrkit::generate::generate(&opts, &mut bytes).unwrap();
     String::from_utf8(bytes)

@@ -32,6 +32,7 @@ fn generated_store(patients: usize, per_patient: usize) -> (tempfile::TempDir, S
             patients,
             resources_per_patient: per_patient,
             seed: 11,
+            ..Default::default()
         },
         &mut buf,
     )

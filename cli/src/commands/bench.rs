@@ -1,7 +1,8 @@
 //! `phrkit bench`: benchmarks run by hand (never in CI), each measurement in a child process
 //! so its peak RSS (`VmHWM`) is its own, with the floor measured in the same run.
 //!
-//! Run from a release build: `cargo run --release -p phrkit-cli -- bench import`.
+//! Run from a release build: `cargo run --release -p phrkit-cli -- bench import`. The import
+//! benchmark has its own module (`bench_import.rs`).
 
 use crate::ui::table;
 use anyhow::{Context, bail};
@@ -23,8 +24,9 @@ pub struct BenchArgs {
 
 #[derive(Subcommand)]
 enum What {
-    /// Import with full validation vs the floor (raw lines into a one-column table).
-    Import(SizeArgs),
+    /// Import with full validation vs the floor, on generated, transaction-Bundle, Synthea and
+    /// hostile inputs.
+    Import(super::bench_import::ImportBenchArgs),
     /// NDJSON and Bundle export of one patient's record vs the floor (SELECT of the stored
     /// text to /dev/null).
     Export(SizeArgs),
@@ -42,18 +44,18 @@ enum What {
 }
 
 #[derive(clap::Args)]
-struct SizeArgs {
+pub(crate) struct SizeArgs {
     /// Record sizes (resources), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "20000,200000")]
-    sizes: Vec<usize>,
+    pub(crate) sizes: Vec<usize>,
     /// Work folder (default: a temporary one).
     #[arg(long)]
-    dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 impl SizeArgs {
     /// `--dir` (created if missing), or else the temporary folder `tmp`.
-    fn work_dir(&self, tmp: &tempfile::TempDir) -> anyhow::Result<PathBuf> {
+    pub(crate) fn work_dir(&self, tmp: &tempfile::TempDir) -> anyhow::Result<PathBuf> {
         let dir = self.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
@@ -70,7 +72,7 @@ struct ChildArgs {
 /// Dispatches a benchmark.
 pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     match a.what {
-        What::Import(s) => bench_import(s),
+        What::Import(a) => super::bench_import::run(a),
         What::Export(s) => bench_export(s),
         What::Privacy(s) => bench_privacy(s),
         What::Sphr(s) => {
@@ -111,58 +113,6 @@ pub(crate) fn measure(task: &str, file: &Path, db: &Path) -> anyhow::Result<Meas
         seconds,
         rss_mb: rss_kb / 1024.0,
     })
-}
-
-fn bench_import(a: SizeArgs) -> anyhow::Result<ExitCode> {
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: a debug build; run `cargo run --release -p phrkit-cli -- bench import`"
-        );
-    }
-    let tmp = tempfile::tempdir()?;
-    let dir = a.work_dir(&tmp)?;
-    let mut rows = Vec::new();
-    for size in a.sizes {
-        let file = dir.join(format!("bench-{size}.phr"));
-        let patients = (size / 1000).max(1);
-        let s = generated(&file, patients, size / patients)?;
-        let fresh = |name: &str| -> anyhow::Result<PathBuf> {
-            let db = dir.join(format!("{name}-{size}.db"));
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-            }
-            Ok(db)
-        };
-        let floor = measure("floor", &file, &fresh("floor")?)?;
-        let import = measure("import", &file, &fresh("import")?)?;
-        rows.push(vec![
-            s.resources.to_string(),
-            format!("{:.1}", s.bytes as f64 / 1e6),
-            format!("{:.2}", floor.seconds),
-            format!("{:.2}", import.seconds),
-            format!("{:.2}x", import.seconds / floor.seconds),
-            format!("{:.0}", s.resources as f64 / import.seconds),
-            format!("{:.0}", import.rss_mb),
-            format!("{:.0}", floor.rss_mb),
-        ]);
-    }
-    println!(
-        "import with full validation vs floor (raw lines into a one-column table, one transaction):"
-    );
-    table(
-        &[
-            "resources",
-            "MB",
-            "floor s",
-            "import s",
-            "ratio",
-            "resources/s",
-            "import RSS MB",
-            "floor RSS MB",
-        ],
-        &rows,
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn bench_export(a: SizeArgs) -> anyhow::Result<ExitCode> {
@@ -284,6 +234,7 @@ pub(crate) fn generated(
             patients,
             resources_per_patient: per_patient,
             seed: 42,
+            ..Default::default()
         },
         &mut w,
     )?;
@@ -322,6 +273,11 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
             if t.rejected > 0 || t.created == 0 {
                 bail!("unexpected import result: {}", report.summary());
             }
+        }
+        "import-any" => {
+            let mut store = open(&c.db)?;
+            let src = phrkit::import::ImportSource::from_path(&c.file)?;
+            store.import(vec![src], &ImportOptions::default(), &NoProgress)?;
         }
         "floor-export" => {
             let conn = rusqlite::Connection::open(&c.db)?;

@@ -6,7 +6,7 @@
 use crate::commands::export::export_to;
 use crate::commands::import::{import_files, import_files_with};
 use crate::commands::stats::print_stats;
-use phrkit::generate::{GenerateOptions, generate};
+use phrkit::generate::{GenerateOptions, References, Shape, generate};
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::share::{ShareOptions, open_link};
@@ -52,6 +52,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             patients: a.patients,
             resources_per_patient: a.resources_per_patient,
             seed: 7,
+            ..Default::default()
         },
         &mut w,
     )?;
@@ -179,6 +180,35 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  {:<11} {}", i.severity.code(), i.diagnostics());
     }
     println!("{}", report.summary());
+
+    step(
+        9,
+        "A hospital portal's export: transaction Bundles, urn:uuid references, forward ones too",
+    );
+    let portal = dir.join("portal-export.ndjson");
+    let mut w = BufWriter::new(std::fs::File::create(&portal)?);
+    generate(
+        &GenerateOptions {
+            patients: 1,
+            resources_per_patient: a.resources_per_patient,
+            seed: 9,
+            shape: Shape::TransactionBundles(References::Urn),
+        },
+        &mut w,
+    )?;
+    w.flush()?;
+    let report = import_files(
+        &mut phone,
+        std::slice::from_ref(&portal),
+        &ImportOptions::default(),
+    )?;
+    println!("{}", report.summary());
+    for n in &report.notes {
+        println!("  {}", n.kind.summary(n.count));
+    }
+    if let Some(c) = report.issues.iter().find(|i| i.code == "conflict") {
+        println!("  for example: {}", c.diagnostics());
+    }
 
     println!("\nDone. Files are in {}", dir.display());
     if a.dir.is_none() {

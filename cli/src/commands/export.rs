@@ -202,6 +202,7 @@ mod tests {
             patients: 1,
             resources_per_patient: 40,
             seed: 5,
+            ..Default::default()
         };
         phrkit::generate::generate(&options, &mut record).unwrap();
         let mut store = Store::open(dir.path().join("s.db")).unwrap();

@@ -24,9 +24,13 @@ pub struct PipelineArgs {
     /// Invalid resources: reject, or quarantine (kept apart, never exported).
     #[arg(long, default_value = "reject")]
     pub on_invalid: OnInvalid,
-    /// How many issues to print (the rest are counted).
+    /// How many errors and warnings to print (errors first; the rest are counted).
     #[arg(long, default_value_t = 20)]
     pub issues: usize,
+    /// How many errors and warnings the report keeps (errors before warnings; every error
+    /// beyond is still counted). `--json` prints all that were kept.
+    #[arg(long, default_value_t = 1000)]
+    pub max_issues: usize,
     /// Print the report as a FHIR OperationOutcome (JSON) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -44,6 +48,7 @@ impl PipelineArgs {
             conflict: ConflictPolicy::NewerWins,
             on_invalid: OnInvalid::Reject,
             issues: 20,
+            max_issues: 1000,
             json: false,
             passphrase_file: None,
         }
@@ -119,6 +124,7 @@ fn options(p: &PipelineArgs, mode: ImportMode) -> ImportOptions {
         conflict: p.conflict,
         mode,
         on_invalid: p.on_invalid,
+        max_issues: p.max_issues,
         ..ImportOptions::default()
     }
 }
@@ -135,7 +141,12 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&a.pipeline, a.mode);
     let report = import_files_with(&mut store, &a.pipeline.files, &opts, passphrase.as_ref())?;
     print_report(&report, &a.pipeline);
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.nothing_read() {
+        eprintln!("error: nothing in the input could be read as a FHIR resource");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `phrkit validate`: exit code 1 when anything would be rejected.
@@ -156,7 +167,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     print_report(&report, &a.pipeline);
     let t = report.totals();
     Ok(
-        if t.rejected + t.quarantined > 0 || report.unreadable_lines > 0 {
+        if t.rejected + t.quarantined > 0 || report.unreadable_lines > 0 || report.nothing_read() {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -199,25 +210,24 @@ pub fn print_report(report: &ImportReport, p: &PipelineArgs) {
             &rows,
         );
     }
-    let shown = report
-        .issues
-        .iter()
-        .filter(|i| i.severity <= Severity::Warning)
-        .take(p.issues);
-    for i in shown {
+    let by = |sev: fn(Severity) -> bool| report.issues.iter().filter(move |i| sev(i.severity));
+    let errors = by(|s| s <= Severity::Error);
+    let warnings = by(|s| s == Severity::Warning);
+    let listed = report.issues.len();
+    for i in errors.chain(warnings).take(p.issues) {
         println!("  {:<7} {}", i.severity.code(), i.diagnostics());
     }
-    let serious = report
-        .issues
-        .iter()
-        .filter(|i| i.severity <= Severity::Warning)
-        .count() as u64
-        + report.issues_omitted;
-    if serious > p.issues as u64 {
+    if listed > p.issues {
         println!(
-            "  … {} more issues (--issues N to see more, --json for all)",
-            serious - p.issues as u64
+            "  … {} more errors and warnings (--issues N to print more, --json for all {listed})",
+            listed - p.issues
         );
+    }
+    if report.issues_omitted > 0 {
+        println!("  … {}", report.omitted_text());
+    }
+    for n in &report.notes {
+        println!("  info    {}", n.diagnostics());
     }
     println!("{}", report.summary());
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod bench_import;
 pub mod bench_share;
 pub mod demo;
 pub mod export;

@@ -243,6 +243,7 @@ mod tests {
             patients: 1,
             resources_per_patient: 300,
             seed: 7,
+            ..Default::default()
         };
         let mut record = Vec::new();
         crate::generate::generate(&opts, &mut record).unwrap();

@@ -127,22 +127,74 @@ pub fn rewrite_references(value: &mut Value, f: &mut impl FnMut(&str) -> Option<
 /// The distinct relative targets (`Type/id`) a resource references, other than contained
 /// ones, in first-seen order.
 pub fn literal_targets(resource: &Value) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for_each_reference(resource, &mut |r| {
-        if let RefKind::Literal {
+    let mut targets = Targets::default();
+    for_each_reference(resource, &mut |r| targets.add(classify(r)));
+    targets.list
+}
+
+/// What one walk over a resource's references found (see [`scan_references`]).
+#[derive(Debug, Default)]
+pub struct ReferenceScan {
+    /// Some reference is not a usable reference at all ([`RefKind::Invalid`]).
+    pub malformed: bool,
+    /// Some reference still needs the store to resolve (`urn:uuid:`, `Type?query`).
+    pub unresolved: bool,
+    /// The distinct relative `Type/id` targets, in first-seen order.
+    pub targets: Vec<String>,
+}
+
+/// Rewrites each reference for which `map` returns a new value, and classifies every
+/// reference as it ends up — what an import needs to know, in one walk instead of four.
+pub fn scan_references(
+    value: &mut Value,
+    map: &mut impl FnMut(&str) -> Option<String>,
+) -> ReferenceScan {
+    let mut scan = ReferenceScan::default();
+    let mut targets = Targets::default();
+    rewrite_references(value, &mut |r| {
+        let new = map(r);
+        let kind = classify(new.as_deref().unwrap_or(r));
+        match kind {
+            RefKind::Invalid => scan.malformed = true,
+            RefKind::UrnUuid(_) | RefKind::Conditional { .. } => scan.unresolved = true,
+            _ => {}
+        }
+        targets.add(kind);
+        new
+    });
+    scan.targets = targets.list;
+    scan
+}
+
+/// Distinct `Type/id` targets in first-seen order (a set only once there are many).
+#[derive(Default)]
+struct Targets {
+    list: Vec<String>,
+    seen: Option<std::collections::HashSet<String>>,
+}
+
+impl Targets {
+    fn add(&mut self, kind: RefKind<'_>) {
+        let RefKind::Literal {
             ty,
             id,
             absolute: false,
-        } = classify(r)
-        {
-            let t = format!("{ty}/{id}");
-            if seen.insert(t.clone()) {
-                out.push(t);
+        } = kind
+        else {
+            return;
+        };
+        let t = format!("{ty}/{id}");
+        let new = match &mut self.seen {
+            Some(seen) => seen.insert(t.clone()),
+            None => !self.list.contains(&t),
+        };
+        if new {
+            self.list.push(t);
+            if self.seen.is_none() && self.list.len() > 32 {
+                self.seen = Some(self.list.iter().cloned().collect());
             }
         }
-    });
-    out
+    }
 }
 
 #[cfg(test)]

@@ -69,26 +69,39 @@ impl SchemaValidator {
     /// Validates one resource: the schema of its type (and of every resource it holds), then
     /// the extra rules (reference format). Returns the issues found, empty when valid.
     pub fn validate(&self, resource: &Value) -> Vec<ValidationIssue> {
+        let mut issues = self.validate_schema(resource);
+        let mut malformed = false;
+        for_each_reference(resource, &mut |r| {
+            malformed |= classify(r) == RefKind::Invalid
+        });
+        if malformed {
+            issues.push(malformed_reference(resource));
+        }
+        issues
+    }
+
+    /// The schema part of [`Self::validate`] alone, for callers that check references in a
+    /// walk of their own (the import).
+    pub fn validate_schema(&self, resource: &Value) -> Vec<ValidationIssue> {
         let mut w = Walker {
             schema: self.schema.as_ref(),
             path: Vec::new(),
             issues: Vec::new(),
         };
         w.resource(resource);
-        let ty = resource
+        w.issues
+    }
+}
+
+/// The issue for a resource holding a reference that is no reference at all.
+pub fn malformed_reference(resource: &Value) -> ValidationIssue {
+    ValidationIssue {
+        location: resource
             .get("resourceType")
             .and_then(Value::as_str)
-            .unwrap_or_default();
-        let mut issues = w.issues;
-        for_each_reference(resource, &mut |r| {
-            if classify(r) == RefKind::Invalid && issues.len() < MAX_ERRORS + 1 {
-                issues.push(ValidationIssue {
-                    location: ty.to_string(),
-                    message: "malformed reference (expected Type/id, an absolute URL, urn:uuid:, urn:oid:, #contained or Type?search)".into(),
-                });
-            }
-        });
-        issues
+            .unwrap_or_default()
+            .to_string(),
+        message: "malformed reference (expected Type/id, an absolute URL, urn:uuid:, urn:oid:, #contained or Type?search)".into(),
     }
 }
 

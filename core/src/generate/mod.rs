@@ -44,6 +44,7 @@
 //! clock; `pool` writes the shared pool, `people` the patients, `encounter` their
 //! encounters, which call the writers of `observations`, `clinical` and `document`.
 
+mod bundle;
 mod clinical;
 mod codes;
 mod document;
@@ -57,6 +58,7 @@ mod time;
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 
+pub use bundle::References;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -69,6 +71,20 @@ pub struct GenerateOptions {
     pub resources_per_patient: usize,
     /// Seed of the random generator; equal options give byte-identical output.
     pub seed: u64,
+    /// One resource per line, or one transaction Bundle per patient per line.
+    pub shape: Shape,
+}
+
+/// How the generated record is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// NDJSON, one resource per line, every reference to an earlier line (the default).
+    #[default]
+    Ndjson,
+    /// One transaction Bundle per patient per line, as Synthea and hospital portals export:
+    /// `urn:uuid:` fullUrls, forward references, the shared pool repeated with differing
+    /// extensions, a Provenance last (see the `bundle` module).
+    TransactionBundles(References),
 }
 
 impl Default for GenerateOptions {
@@ -78,6 +94,7 @@ impl Default for GenerateOptions {
             patients: 3,
             resources_per_patient: 500,
             seed: 1,
+            shape: Shape::Ndjson,
         }
     }
 }
@@ -106,7 +123,11 @@ pub fn generate<W: Write>(opts: &GenerateOptions, out: W) -> io::Result<Generate
         orgs: Vec::new(),
         doctors: Vec::new(),
         locations: Vec::new(),
+        bundling: bundle::Bundling::default(),
     };
+    if let Shape::TransactionBundles(r) = opts.shape {
+        g.bundling.references = Some(r);
+    }
     g.pool()?;
     for idx in 0..opts.patients {
         g.left = opts.resources_per_patient;
@@ -116,6 +137,7 @@ pub fn generate<W: Write>(opts: &GenerateOptions, out: W) -> io::Result<Generate
         let mut p = g.patient(idx)?;
         g.encounters(&mut p)?;
     }
+    g.close_bundle()?;
     g.out.flush()?;
     Ok(g.summary)
 }
@@ -153,25 +175,41 @@ struct Gen<W: Write> {
     doctors: Vec<(String, String)>,
     /// Locations of the pool: (id, index of the managing organization in `orgs`).
     locations: Vec<(String, usize)>,
+    /// The Bundle being written, in [`Shape::TransactionBundles`].
+    bundling: bundle::Bundling,
 }
 
 impl<W: Write> Gen<W> {
     /// Ends the line `line` (one resource of type `ty`), writes it and counts it against the
     /// budget; `line` is kept as the buffer of the next one.
-    fn emit(&mut self, ty: &'static str, line: Vec<u8>) -> io::Result<()> {
+    fn emit(&mut self, ty: &'static str, mut line: Vec<u8>) -> io::Result<()> {
+        self.left = self.left.saturating_sub(1);
+        if self.bundling.references.is_some() {
+            return self.bundle_resource(ty, line);
+        }
+        line.push(b'\n');
+        self.write_out(&line)?;
+        self.count(ty);
         self.line = line;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
+        Ok(())
+    }
+
+    /// Writes output bytes and counts them.
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.summary.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Counts one resource of type `ty` written.
+    fn count(&mut self, ty: &str) {
         self.summary.resources += 1;
-        self.summary.bytes += self.line.len() as u64;
         match self.summary.per_type.get_mut(ty) {
             Some(n) => *n += 1,
             None => {
                 self.summary.per_type.insert(ty.to_owned(), 1);
             }
         }
-        self.left = self.left.saturating_sub(1);
-        Ok(())
     }
 
     /// A random (version 4) UUID in lower-case hex, the id of every resource.
@@ -220,6 +258,7 @@ mod tests {
             patients,
             resources_per_patient,
             seed,
+            shape: Shape::Ndjson,
         };
         let summary = generate(&opts, &mut out).expect("writing to a Vec cannot fail");
         (out, summary)

@@ -7,7 +7,7 @@
 //! finished once the whole run's input has been read ([`Applier::finish_parked`]). Later
 //! lines of a parked resource are parked too, so its versions keep their file order.
 
-use super::names::NameTable;
+use super::names::{NameTable, Seen};
 use super::prepare::{
     Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, resolve_names, set_meta,
 };
@@ -59,6 +59,11 @@ pub(crate) struct Applier<'t> {
     remap: NameTable,
     /// `Type/id` of every resource parked so far.
     parked: NameTable,
+    /// The input being applied is the first thing this store ever receives: a resource not in
+    /// `seen` is new and has no identifier twin, so the lookups are skipped.
+    fresh: bool,
+    /// Every `Type/id` written from the input, when `fresh`.
+    seen: Seen,
     /// Every version written, in row order.
     written: Vec<Written>,
     /// `(first row, input)`: rows from each point on came from that input.
@@ -86,6 +91,8 @@ impl<'t> Applier<'t> {
             source: 0,
             remap: NameTable::default(),
             parked: NameTable::default(),
+            fresh: false,
+            seen: Seen::default(),
             written: Vec::new(),
             source_starts: Vec::new(),
             patients: Vec::new(),
@@ -95,10 +102,13 @@ impl<'t> Applier<'t> {
     }
 
     /// Starts applying the items of a new input.
-    pub fn begin_source(&mut self, name: &str, name_sources: bool) {
+    pub fn begin_source(&mut self, name: &str, name_sources: bool) -> Result<()> {
         self.sources.push(name.to_string());
         self.source = self.sources.len() - 1;
         self.name_sources = name_sources;
+        self.fresh = write::holds_anything(self.conn)? == (false, false);
+        self.seen = Seen::default();
+        Ok(())
     }
 
     /// The input and line a row this run wrote came from.
@@ -272,6 +282,8 @@ impl<'t> Applier<'t> {
         if self.parked.is_empty() {
             return Ok(());
         }
+        // Parked resources may come from any input: no shortcut.
+        self.fresh = false;
         let mut after = 0;
         loop {
             let rows = write::parked_after(self.conn, self.run, after, PARKED_BATCH)?;
@@ -467,8 +479,13 @@ impl<'t> Applier<'t> {
         if c.ty == "Provenance" && d.patient.is_none() {
             d.patient = self.provenance_patient(parsed(&mut c.value, &d.json))?;
         }
-        let mut existing = write::current(self.conn, &c.ty, &c.id)?;
-        if existing.as_ref().is_none_or(|e| e.deleted) {
+        let unseen = self.fresh && !self.seen.maybe(&c.ty, &c.id);
+        let mut existing = if unseen {
+            None
+        } else {
+            write::current(self.conn, &c.ty, &c.id)?
+        };
+        if !self.fresh && existing.as_ref().is_none_or(|e| e.deleted) {
             for (system, value) in &d.identifiers {
                 let Some(other) = write::find_by_identifier(self.conn, &c.ty, system, value)?
                 else {
@@ -483,7 +500,9 @@ impl<'t> Applier<'t> {
                 };
                 // Within one input, distinct ids are distinct resources whatever their
                 // identifiers; and an identifier never merges two patients' resources.
-                if self.from_this_input(&cur) || (c.ty != "Patient" && cur.patient != d.patient) {
+                if self.written_from_this_input(&cur)
+                    || (c.ty != "Patient" && cur.patient != d.patient)
+                {
                     continue;
                 }
                 let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{other}", c.ty));
@@ -506,7 +525,7 @@ impl<'t> Applier<'t> {
             return self.write(&mut c, &mut d, e.version + 1, Some(e.row), line);
         }
         let earlier_line = self
-            .from_this_input(&e)
+            .written_from_this_input(&e)
             .then(|| self.origin(e.row).map(|(_, l)| l))
             .flatten();
         if e.hash == d.hash {
@@ -516,6 +535,26 @@ impl<'t> Applier<'t> {
                     format!("{}/{} repeats line {earlier}; kept once", c.ty, c.id)
                 });
             }
+            return Ok(());
+        }
+        if earlier_line.is_none()
+            && let Some(old) = write::version_with_hash(self.conn, &c.ty, &c.id, &d.hash)?
+        {
+            // An earlier version of what the store holds (a file imported before, again).
+            self.report.count(&c.ty).unchanged += 1;
+            let current = e.version;
+            self.note(
+                NoteKind::OlderVersion,
+                "informational",
+                line,
+                &location,
+                || {
+                    format!(
+                        "{}/{} is stored version {old}; the store keeps its version {current}",
+                        c.ty, c.id
+                    )
+                },
+            );
             return Ok(());
         }
         match self.opts.strategy {
@@ -544,7 +583,7 @@ impl<'t> Applier<'t> {
     }
 
     /// True when `cur` was written by this run from the input being applied.
-    fn from_this_input(&self, cur: &write::Current) -> bool {
+    fn written_from_this_input(&self, cur: &write::Current) -> bool {
         cur.run == Some(self.run) && self.origin(cur.row).is_some_and(|(s, _)| s == self.source)
     }
 
@@ -674,6 +713,9 @@ impl<'t> Applier<'t> {
         line: u64,
     ) -> Result<()> {
         let row = self.store_version(c, d, version, previous)?;
+        if self.fresh {
+            self.seen.insert(&c.ty, &c.id);
+        }
         let counts = self.report.count(&c.ty);
         if previous.is_none() {
             counts.created += 1;

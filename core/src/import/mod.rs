@@ -50,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::fhir::hash::to_hex;
 use crate::ndjson::detect::{Format, detect, is_complete_json_line};
 use crate::ndjson::document::{ScanError, Scanner};
-use crate::ndjson::{Line, LineReader};
+use crate::ndjson::{Line, LineReader, Next, starts_as_bundle};
 use crate::progress::{Phase, Progress, ProgressListener};
 use crate::store::Store;
 use names::NameTable;
@@ -100,7 +100,7 @@ impl Store {
         let mut summaries = Vec::new();
         let mut done_bytes = 0;
         for source in sources {
-            applier.begin_source(&source.name, multiple);
+            applier.begin_source(&source.name, multiple)?;
             let reading = Reading {
                 opts,
                 pool: &pool,
@@ -325,7 +325,7 @@ impl Batcher<'_> {
                 .into_par_iter()
                 .map(|p| match p {
                     Parsed::Done(p) => p,
-                    Parsed::Resource(p) => prepare::finish(p, names, ctx),
+                    Parsed::Resource(p) => prepare::finish(*p, names, ctx),
                 })
                 .collect()
         });
@@ -355,20 +355,26 @@ fn produce<R: Read>(
         Format::JsonArray | Format::JsonString => {
             document(&mut br, 1, None, opts, batcher)?;
         }
+        Format::JsonObject if starts_as_bundle(br.fill_buf()?, false) => {
+            ndjson(
+                LineReader::new(&mut br, opts.max_line_bytes),
+                None,
+                opts,
+                batcher,
+            )?;
+        }
+        Format::JsonObject if starts_as_bundle(br.fill_buf()?, true) => {
+            document(&mut br, 1, None, opts, batcher)?;
+        }
         Format::JsonObject => {
             let mut lines = LineReader::new(&mut br, opts.max_line_bytes);
-            if let Some(first) = lines.next().transpose()? {
-                match first {
-                    Line::Data { bytes, number } if !is_complete_json_line(&bytes) => {
-                        drop(lines);
-                        let mut head = bytes;
-                        head.push(b'\n');
-                        document(&mut br, number, Some(head), opts, batcher)?;
-                    }
-                    first => {
-                        ndjson(std::iter::once(Ok(first)).chain(lines), opts, batcher)?;
-                    }
+            match lines.next_or_bundle()? {
+                Next::Line(Line::Data { bytes, number }) if !is_complete_json_line(&bytes) => {
+                    let mut head = bytes;
+                    head.push(b'\n');
+                    document(&mut br, number, Some(head), opts, batcher)?;
                 }
+                first => ndjson(lines, Some(first), opts, batcher)?,
             }
         }
     }
@@ -382,40 +388,41 @@ fn produce<R: Read>(
     ))
 }
 
-/// NDJSON: one item per line; a line holding a Bundle is streamed entry by entry.
-fn ndjson(
-    lines: impl Iterator<Item = std::io::Result<Line>>,
+/// NDJSON: one item per line; a line holding a Bundle is streamed entry by entry, whatever
+/// its length.
+fn ndjson<R: BufRead>(
+    mut lines: LineReader<R>,
+    mut first: Option<Next>,
     opts: &ImportOptions,
     batcher: &mut Batcher<'_>,
 ) -> Result<()> {
-    for line in lines {
-        let open = match line? {
-            Line::Data { number, bytes } if starts_as_bundle(&bytes) => {
-                let mut scanner =
-                    Scanner::new(&bytes[..], number, opts.max_line_bytes).on_one_line();
-                let max = opts.max_line_bytes;
+    let max = opts.max_line_bytes;
+    loop {
+        let next = match first.take() {
+            Some(n) => n,
+            None => lines.next_or_bundle()?,
+        };
+        let open = match next {
+            Next::End => break,
+            Next::Bundle { number } => {
                 let mut open = true;
-                let scanned = scanner.scan(&mut |item| {
+                let mut scanner = Scanner::new(lines.inner_mut(), number, max).on_one_line();
+                let scanned = scanner.scan_one(&mut |item| {
                     open = batcher.push(Raw::from_item(item, max));
                     open
                 });
-                if let Err(e) = scanned {
-                    open = batcher.push(broken(number, &e));
+                match scanned {
+                    Err(ScanError::Io(e)) => return Err(e.into()),
+                    Err(e) => open = open && batcher.push(broken(number, &e.to_string())),
+                    Ok(()) => {}
+                }
+                if lines.end_line()? > 0 && open {
+                    let msg = "text after the Bundle on this line was not read".to_string();
+                    open = batcher.push(broken(number, &msg));
                 }
                 open
             }
-            Line::Data { number, bytes } => batcher.push(Raw {
-                line: number,
-                location: None,
-                full_url: None,
-                body: RawBody::Json(bytes),
-            }),
-            Line::TooLong { number, len } => batcher.push(Raw {
-                line: number,
-                location: None,
-                full_url: None,
-                body: RawBody::TooLong(len, opts.max_line_bytes),
-            }),
+            Next::Line(line) => batcher.push(line_raw(line, max)),
         };
         if !open {
             break;
@@ -424,26 +431,26 @@ fn ndjson(
     Ok(())
 }
 
-/// True when a line starts `{"resourceType":"Bundle"` (whitespace allowed): then it is
-/// streamed entry by entry instead of parsed whole.
-fn starts_as_bundle(line: &[u8]) -> bool {
-    let mut rest = line;
-    for token in [&b"{"[..], b"\"resourceType\"", b":", b"\"Bundle\""] {
-        rest = rest.trim_ascii_start();
-        match rest.strip_prefix(token) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    true
-}
-
-fn broken(line: u64, e: &ScanError) -> Raw {
+/// An NDJSON line as an input item.
+fn line_raw(line: Line, max: usize) -> Raw {
+    let (line, body) = match line {
+        Line::Data { number, bytes } => (number, RawBody::Json(bytes)),
+        Line::TooLong { number, len } => (number, RawBody::TooLong(len, max)),
+    };
     Raw {
         line,
         location: None,
         full_url: None,
-        body: RawBody::Broken(e.to_string()),
+        body,
+    }
+}
+
+fn broken(line: u64, message: &str) -> Raw {
+    Raw {
+        line,
+        location: None,
+        full_url: None,
+        body: RawBody::Broken(message.to_string()),
     }
 }
 
@@ -468,7 +475,7 @@ fn document<R: BufRead>(
         Err(e) => e,
     };
     let line = scanner.line();
-    if !batcher.push(broken(line, &e)) {
+    if !batcher.push(broken(line, &e.to_string())) {
         return Ok(());
     }
     // Past the rest of the broken line, then NDJSON if what follows is NDJSON.
@@ -476,13 +483,18 @@ fn document<R: BufRead>(
     let mut skipped = Vec::new();
     rest.read_until(b'\n', &mut skipped)?;
     let mut lines = LineReader::new(rest, opts.max_line_bytes).starting_after(line);
-    match lines.next().transpose()? {
-        Some(Line::Data { number, bytes })
+    match lines.next_or_bundle()? {
+        Next::Line(Line::Data { number, bytes })
             if bytes.first() == Some(&b'{') && is_complete_json_line(&bytes) =>
         {
-            let first = Line::Data { number, bytes };
-            ndjson(std::iter::once(Ok(first)).chain(lines), opts, batcher)
+            ndjson(
+                lines,
+                Some(Next::Line(Line::Data { number, bytes })),
+                opts,
+                batcher,
+            )
         }
+        bundle @ Next::Bundle { .. } => ndjson(lines, Some(bundle), opts, batcher),
         _ => Ok(()),
     }
 }

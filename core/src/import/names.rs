@@ -26,6 +26,7 @@ struct Target {
 }
 
 /// Names → `Type/id`, with the type names and ids that cannot be derived from the key.
+#[derive(Default)]
 pub(crate) struct NameTable {
     map: HashMap<Key, Target, foldhash::fast::RandomState>,
     types: Vec<Box<str>>,
@@ -37,18 +38,6 @@ pub(crate) struct NameTable {
         foldhash::quality::RandomState,
         foldhash::quality::RandomState,
     ),
-}
-
-impl Default for NameTable {
-    fn default() -> Self {
-        NameTable {
-            map: HashMap::default(),
-            types: Vec::new(),
-            type_index: HashMap::new(),
-            ids: Vec::new(),
-            seeds: Default::default(),
-        }
-    }
 }
 
 /// What [`NameTable::insert`] found.
@@ -168,6 +157,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn seen_never_forgets_and_rarely_imagines() {
+        let mut s = Seen::default();
+        assert!(!s.maybe("Patient", "a"));
+        for i in 0..10_000 {
+            s.insert("Observation", &i.to_string());
+        }
+        assert!((0..10_000).all(|i| s.maybe("Observation", &i.to_string())));
+        let imagined = (10_000..20_000)
+            .filter(|i| s.maybe("Observation", &i.to_string()))
+            .count();
+        assert!(imagined < 5, "{imagined} false positives");
+    }
+
+    #[test]
     fn uuids_and_other_names_resolve_to_their_resource() {
         let mut t = NameTable::default();
         let u = "urn:uuid:1ae0605d-e5b8-4d6d-a96d-c93dcbd57e06";
@@ -194,5 +197,43 @@ mod tests {
         t.insert(url, "Patient", "123");
         assert_eq!(t.reference(url).as_deref(), Some("Patient/123"));
         assert!(!t.contains("https://example.org/fhir/Patient/124"));
+    }
+}
+
+/// A Bloom filter of names: "certainly not seen" or "maybe seen", in a fixed 1 MiB (eight
+/// million bits, seven probes: one false "maybe" in 400,000 at 200,000 names, one in four at
+/// two million, where a "maybe" only costs the lookup it would have saved).
+#[derive(Default)]
+pub(crate) struct Seen {
+    bits: Vec<u64>,
+    seed: foldhash::quality::RandomState,
+}
+
+const SEEN_BITS: usize = 8 << 20;
+const SEEN_PROBES: u64 = 7;
+
+impl Seen {
+    fn probes(&self, ty: &str, id: &str) -> impl Iterator<Item = usize> {
+        let h = self.seed.hash_one((ty, id));
+        let (a, b) = (h, h.rotate_left(32) | 1);
+        (0..SEEN_PROBES).map(move |i| (a.wrapping_add(i.wrapping_mul(b)) as usize) % SEEN_BITS)
+    }
+
+    /// Records `ty/id`.
+    pub fn insert(&mut self, ty: &str, id: &str) {
+        if self.bits.is_empty() {
+            self.bits = vec![0; SEEN_BITS / 64];
+        }
+        for bit in self.probes(ty, id).collect::<Vec<_>>() {
+            self.bits[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    /// False only when `ty/id` was certainly never recorded.
+    pub fn maybe(&self, ty: &str, id: &str) -> bool {
+        !self.bits.is_empty()
+            && self
+                .probes(ty, id)
+                .all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
     }
 }

@@ -24,7 +24,7 @@ use crate::fhir::attachment::{self, Document};
 use crate::fhir::date::{format_instant, parse_fhir_date};
 use crate::fhir::hash::{ContentHash, content_hash, to_hex};
 use crate::fhir::reference::{
-    RefKind, classify, for_each_reference, literal_targets, rewrite_references,
+    RefKind, classify, literal_targets, rewrite_references, scan_references,
 };
 use crate::fhir::validate::{ValidationIssue, schema};
 use crate::fhir::{business_identifiers, clinical, compartment, date::DateRange};
@@ -310,18 +310,19 @@ pub(crate) fn name(p: &mut Parsing, names: &mut NameTable) {
 }
 
 /// Step 3: resolves names, validates and (when possible) derives one resource.
-pub(crate) fn finish(p: Box<Parsing>, names: &NameTable, ctx: &Ctx) -> Prepared {
+pub(crate) fn finish(p: Parsing, names: &NameTable, ctx: &Ctx) -> Prepared {
     let Parsing {
         line,
         location,
         mut value,
         mut notes,
         ..
-    } = *p;
-    if !names.is_empty() {
-        resolve_names(&mut value, names);
+    } = p;
+    let refs = scan_references(&mut value, &mut |r| resolve_name(r, names));
+    let mut issues = schema().validate_schema(&value);
+    if refs.malformed {
+        issues.push(crate::fhir::validate::malformed_reference(&value));
     }
-    let issues = schema().validate(&value);
     let ty = crate::fhir::resource_type(&value).map(str::to_string);
     let id = crate::fhir::resource_id(&value).map(str::to_string);
     let (Some(ty), Some(id), true) = (ty.clone(), id.clone(), issues.is_empty()) else {
@@ -351,7 +352,8 @@ pub(crate) fn finish(p: Box<Parsing>, names: &NameTable, ctx: &Ctx) -> Prepared 
             };
         }
     };
-    let derived = (!needs_resolution(&value)).then(|| derive(&mut value, &ty, &id, 1, &ctx.now));
+    let derived = (!refs.unresolved)
+        .then(|| derive_with_targets(&mut value, &ty, &id, &ctx.now, refs.targets));
     if derived.is_some() {
         // Freed here, on a worker; the writer reparses the JSON in the rare case it needs it.
         value = Value::Null;
@@ -374,23 +376,20 @@ pub(crate) fn finish(p: Box<Parsing>, names: &NameTable, ctx: &Ctx) -> Prepared 
 /// Rewrites `urn:uuid:` references, and absolute ones that are some entry's `fullUrl`, to the
 /// `Type/id` the run's names give them; returns how many changed.
 pub(crate) fn resolve_names(value: &mut Value, names: &NameTable) -> usize {
-    rewrite_references(value, &mut |r| match classify(r) {
-        RefKind::UrnUuid(_) | RefKind::OtherUrl => names.reference(r),
-        RefKind::Literal { absolute: true, .. } => names.reference(r),
-        _ => None,
-    })
+    rewrite_references(value, &mut |r| resolve_name(r, names))
 }
 
-/// True when a reference still needs the store to resolve (`urn:uuid:`, `Type?query`).
-pub(crate) fn needs_resolution(value: &Value) -> bool {
-    let mut found = false;
-    for_each_reference(value, &mut |r| {
-        found |= matches!(
-            classify(r),
-            RefKind::UrnUuid(_) | RefKind::Conditional { .. }
-        );
-    });
-    found
+/// What a reference means by the run's names: `urn:uuid:` and `fullUrl` names only.
+fn resolve_name(reference: &str, names: &NameTable) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    match classify(reference) {
+        RefKind::UrnUuid(_) | RefKind::OtherUrl | RefKind::Literal { absolute: true, .. } => {
+            names.reference(reference)
+        }
+        _ => None,
+    }
 }
 
 fn sender_issues(oo: &Value) -> Vec<(Severity, String)> {
@@ -444,6 +443,24 @@ fn is_export_cover(value: &Value) -> bool {
 /// Computes the stored columns and the JSON text of a fully resolved resource, setting
 /// `meta.versionId` and `meta.lastUpdated`.
 pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &str) -> Derived {
+    let targets = literal_targets(value);
+    let mut d = derive_with_targets(value, ty, id, now, targets);
+    if version != 1 {
+        set_meta(value, version, now);
+        d.json = json_text(value);
+    }
+    d
+}
+
+/// [`derive`] for version 1, with the references' targets already collected.
+fn derive_with_targets(
+    value: &mut Value,
+    ty: &str,
+    id: &str,
+    now: &str,
+    targets: Vec<String>,
+) -> Derived {
+    let version = 1;
     let source_updated = value
         .pointer("/meta/lastUpdated")
         .and_then(Value::as_str)
@@ -457,7 +474,6 @@ pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &
     // Only references to shared resources: the compartment's own are never followed by an
     // export, and leaving them out keeps the covering index small.
     let own = format!("{ty}/{id}");
-    let targets = literal_targets(value);
     let refs = targets
         .iter()
         .filter(|t| {

@@ -124,6 +124,8 @@ pub enum NoteKind {
     LaterVersion,
     /// A stored resource was replaced by a differing incoming version (conflict policy).
     ReplacedStored,
+    /// A line held an earlier version of a stored resource (a file imported before).
+    OlderVersion,
     /// An incoming resource matched a stored one by business identifier.
     SameIdentifier,
     /// An incoming resource was stored under a new id (`strategy=append`).
@@ -146,6 +148,9 @@ impl NoteKind {
             }
             NoteKind::ReplacedStored => {
                 "differed from the stored version and replaced it (conflict policy)"
+            }
+            NoteKind::OlderVersion => {
+                "held an earlier version of a stored resource; the store keeps its newer one"
             }
             NoteKind::SameIdentifier => {
                 "carried the business identifier of a stored resource; merged into it"
@@ -246,10 +251,11 @@ impl ImportReport {
             + self.errors_omitted
     }
 
-    /// True when the inputs held no FHIR resource at all, valid or not (an empty or
-    /// unreadable file, a lone `[`): callers fail loudly rather than report "0 created".
+    /// True when the inputs held bytes but no FHIR resource at all, valid or not (an
+    /// unreadable file, a lone `[`, a Bundle of empty entries): callers fail loudly rather
+    /// than report "0 created". An empty input is not this: it is a no-op.
     pub fn nothing_read(&self) -> bool {
-        self.resources_seen == 0
+        self.resources_seen == 0 && self.sources.iter().any(|s| s.bytes > 0)
     }
 
     /// Adds an error or warning, keeping errors first when the list is full.
@@ -317,6 +323,10 @@ impl ImportReport {
                 self.unresolved_references
             ));
         }
+        if self.nothing_read() {
+            s.push_str("; nothing in the input could be read as a FHIR resource");
+            return s;
+        }
         if self.is_no_op() && !self.validate_only {
             match self.previously_imported_in_run {
                 Some(run) => s.push_str(&format!(
@@ -353,8 +363,8 @@ impl ImportReport {
     /// and counts per type, then one issue per reported problem.
     pub fn to_operation_outcome(&self) -> Value {
         let mut issues = vec![json!({
-            "severity": "information",
-            "code": "informational",
+            "severity": if self.nothing_read() { "error" } else { "information" },
+            "code": if self.nothing_read() { "structure" } else { "informational" },
             "diagnostics": self.summary(),
         })];
         for (ty, c) in &self.by_type {

@@ -179,21 +179,35 @@ impl<R: BufRead> Scanner<R> {
         }
     }
 
-    fn values(&mut self, sink: &mut Sink<'_>) -> Flow<()> {
-        loop {
-            self.skip_ws()?;
-            let line = self.line;
-            match self.peek()? {
-                None => return Ok(()),
-                Some(b'{') => {
-                    let c = self.resource_value(None, sink)?;
-                    emit(sink, line, None, None, c)?;
-                }
-                Some(b'[') => self.array(sink)?,
-                Some(b'"') => self.encoded_document(sink)?,
-                Some(_) => return Err(self.malformed("a JSON object, array or string")),
-            }
+    /// Hands the resources of the next JSON value only to `sink` (a Bundle on one NDJSON
+    /// line); the reader is left right after it.
+    pub fn scan_one(&mut self, sink: &mut Sink<'_>) -> Result<(), ScanError> {
+        match self.value(sink) {
+            Ok(_) | Err(Stop::Sink) => Ok(()),
+            Err(Stop::Error(e)) => Err(e),
         }
+    }
+
+    fn values(&mut self, sink: &mut Sink<'_>) -> Flow<()> {
+        while self.value(sink)? {}
+        Ok(())
+    }
+
+    /// One top-level value; false at the end of the input.
+    fn value(&mut self, sink: &mut Sink<'_>) -> Flow<bool> {
+        self.skip_ws()?;
+        let line = self.line;
+        match self.peek()? {
+            None => return Ok(false),
+            Some(b'{') => {
+                let c = self.resource_value(None, sink)?;
+                emit(sink, line, None, None, c)?;
+            }
+            Some(b'[') => self.array(sink)?,
+            Some(b'"') => self.encoded_document(sink)?,
+            Some(_) => return Err(self.malformed("a JSON object, array or string")),
+        }
+        Ok(true)
     }
 
     /// A JSON string whose content is a document: decoded on the fly and scanned in turn.
@@ -627,11 +641,9 @@ impl<R: BufRead> StringContent<'_, R> {
             b'f' => 12,
             b'u' => {
                 let mut cp = self.hex4()?;
-                if (0xD800..0xDC00).contains(&cp) {
-                    if self.byte()? == b'\\' && self.byte()? == b'u' {
-                        let low = self.hex4()?;
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
-                    }
+                if (0xD800..0xDC00).contains(&cp) && self.byte()? == b'\\' && self.byte()? == b'u' {
+                    let low = self.hex4()?;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
                 }
                 let c = char::from_u32(cp).unwrap_or('\u{FFFD}');
                 let mut tmp = [0u8; 4];

@@ -41,6 +41,41 @@ pub enum Line {
     },
 }
 
+/// True when `bytes` start `{"resourceType":"Bundle"`, whitespace allowed between the tokens
+/// (`across_lines`: line breaks too, as in a pretty-printed document). Such a value is
+/// streamed entry by entry ([`document::Scanner`]) rather than read or parsed whole.
+pub fn starts_as_bundle(bytes: &[u8], across_lines: bool) -> bool {
+    let mut rest = bytes;
+    for token in [&b"{"[..], b"\"resourceType\"", b":", b"\"Bundle\""] {
+        let skip = rest
+            .iter()
+            .position(|b| {
+                !(matches!(b, b' ' | b'\t') || across_lines && matches!(b, b'\n' | b'\r'))
+            })
+            .unwrap_or(rest.len());
+        match rest[skip..].strip_prefix(token) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// What [`LineReader::next_or_bundle`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A line, as the iterator gives it.
+    Line(Line),
+    /// A line that starts a Bundle, not read: stream it from [`LineReader::inner_mut`], then
+    /// call [`LineReader::end_line`].
+    Bundle {
+        /// 1-based line number.
+        number: u64,
+    },
+    /// The end of the input.
+    End,
+}
+
 /// Iterator over the non-blank lines of an NDJSON stream.
 pub struct LineReader<R> {
     inner: R,
@@ -67,6 +102,62 @@ impl<R: BufRead> LineReader<R> {
     pub fn starting_after(mut self, lines: u64) -> Self {
         self.number = lines;
         self
+    }
+
+    /// The next line, or — when a line starts a Bundle — its number without reading it, so a
+    /// Bundle line of any length can be streamed entry by entry.
+    pub fn next_or_bundle(&mut self) -> io::Result<Next> {
+        loop {
+            if self.done {
+                return Ok(Next::End);
+            }
+            if std::mem::take(&mut self.after_cr) && self.inner.fill_buf()?.first() == Some(&b'\n')
+            {
+                self.inner.consume(1);
+            }
+            if self.number == 0 && self.inner.fill_buf()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                self.inner.consume(3);
+            }
+            let buf = self.inner.fill_buf()?;
+            if starts_as_bundle(buf, false) {
+                self.number += 1;
+                return Ok(Next::Bundle {
+                    number: self.number,
+                });
+            }
+            // A blank line: skipped here, so the line after it is checked too.
+            let blank = buf
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t'))
+                .filter(|&i| matches!(buf[i], b'\n' | b'\r'));
+            if let Some(i) = blank {
+                self.after_cr = buf[i] == b'\r';
+                self.inner.consume(i + 1);
+                self.number += 1;
+                continue;
+            }
+            return match self.next() {
+                None => Ok(Next::End),
+                Some(Ok(line)) => Ok(Next::Line(line)),
+                Some(Err(e)) => Err(e),
+            };
+        }
+    }
+
+    /// The reader, positioned where [`Next::Bundle`]'s line starts.
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// After a Bundle line was streamed from [`Self::inner_mut`]: reads past the rest of that
+    /// line. Returns the number of bytes that were left on it (0 for a well-formed line).
+    pub fn end_line(&mut self) -> io::Result<usize> {
+        let mut rest = Vec::new();
+        let len = self.read_physical(&mut rest)?.unwrap_or(0);
+        if len == 0 {
+            return Ok(0);
+        }
+        Ok(rest.iter().filter(|b| !b.is_ascii_whitespace()).count())
     }
 
     /// Reads one physical line into `buf` (up to the limit); returns its full length, or
@@ -190,6 +281,31 @@ mod tests {
         let got: Vec<Line> = LineReader::new(reader, 100).map(|l| l.unwrap()).collect();
         assert_eq!(got.len(), 2);
         assert!(matches!(&got[1], Line::Data { number: 2, .. }));
+    }
+
+    #[test]
+    fn bundle_lines_are_announced_not_read() {
+        let input = b"{\"a\":1}\n\n { \"resourceType\" : \"Bundle\", \"entry\": []} \n{\"b\":2}\n";
+        let mut r = LineReader::new(&input[..], 10);
+        assert!(matches!(
+            r.next_or_bundle().unwrap(),
+            Next::Line(Line::Data { number: 1, .. })
+        ));
+        assert_eq!(r.next_or_bundle().unwrap(), Next::Bundle { number: 3 });
+        let mut value = Vec::new();
+        r.inner_mut().read_until(b'}', &mut value).unwrap();
+        assert_eq!(r.end_line().unwrap(), 0);
+        assert!(matches!(
+            r.next_or_bundle().unwrap(),
+            Next::Line(Line::Data { number: 4, .. })
+        ));
+        assert_eq!(r.next_or_bundle().unwrap(), Next::End);
+        assert!(starts_as_bundle(b"{\n  \"resourceType\": \"Bundle\"", true));
+        assert!(!starts_as_bundle(
+            b"{\n  \"resourceType\": \"Bundle\"",
+            false
+        ));
+        assert!(!starts_as_bundle(b"{\"resourceType\":\"Bundles\"", false));
     }
 
     #[test]

@@ -58,6 +58,22 @@ pub(crate) fn current(conn: &Connection, ty: &str, id: &str) -> Result<Option<Cu
         .optional()?)
 }
 
+/// The number of a stored version of `type/id` whose content hash is `hash`, if any.
+pub(crate) fn version_with_hash(
+    conn: &Connection,
+    ty: &str,
+    id: &str,
+    hash: &[u8],
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT version FROM resource_version WHERE id = ?1 AND type = ?2 AND hash = ?3
+             ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row(params![id, ty, hash], |r| r.get(0))
+        .optional()?)
+}
+
 /// Writes a new version and retires `previous` (the row it supersedes), if any; returns the
 /// new version's row.
 pub(crate) fn insert_version(
@@ -262,4 +278,14 @@ pub(crate) fn clear_parked(conn: &Connection, run: i64) -> Result<()> {
     conn.prepare_cached("DELETE FROM import_pending WHERE run = ?1")?
         .execute([run])?;
     Ok(())
+}
+
+/// Whether the store holds any resource version, and any business identifier (an import of
+/// a first file into a new store skips the lookups that could only find its own rows).
+pub(crate) fn holds_anything(conn: &Connection) -> Result<(bool, bool)> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM resource_version), EXISTS (SELECT 1 FROM identifier)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }

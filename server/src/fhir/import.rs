@@ -229,9 +229,14 @@ fn import_blocking(
         .map_err(FhirError::from_core)
 }
 
-/// The HTTP answer of an import run: 200 with the report, or the error's status and outcome.
+/// The HTTP answer of an import run: 200 with the report (400 when nothing in the body was a
+/// FHIR resource), or the error's status and outcome.
 fn answer_of(result: Result<phrkit::ImportReport, FhirError>) -> (StatusCode, Value) {
     match result {
+        // Bytes that hold no FHIR resource at all are the client's error, not a 200 no-op.
+        Ok(report) if report.nothing_read() => {
+            (StatusCode::BAD_REQUEST, report.to_operation_outcome())
+        }
         Ok(report) => (StatusCode::OK, report.to_operation_outcome()),
         Err(e) => e.status_and_body(),
     }

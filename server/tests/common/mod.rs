@@ -179,6 +179,7 @@ pub fn generated_store(resources: usize, seed: u64) -> (tempfile::TempDir, phrki
         patients: 1,
         resources_per_patient: resources,
         seed,
+        ..Default::default()
     };
     phrkit::generate::generate(&opts, &mut buf).unwrap();
     let source = phrkit::import::ImportSource::from_bytes("gen.phr", buf);

@@ -57,6 +57,7 @@ pub fn record(resources: usize, seed: u64) -> Vec<u8> {
             patients: 1,
             resources_per_patient: resources,
             seed,
+            ..Default::default()
         },
         &mut out,
     )
