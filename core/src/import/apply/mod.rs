@@ -2,27 +2,29 @@
 //! transaction: resolve what needs the store, identify, apply the strategy and conflict
 //! policy, write, and account for every item in the report.
 //!
-//! A resource whose references name something not yet seen (a forward `urn:uuid:`, a
-//! conditional reference to a resource further on) is parked in the store's file and
-//! finished once the whole run's input has been read ([`Applier::finish_parked`]). Later
-//! lines of a parked resource are parked too, so its versions keep their file order.
+//! This file holds the item loop, reference resolution against the store and the writes;
+//! `identify` decides what an incoming resource is (new, repeat, later version, conflict…)
+//! with the pure rules of `decide`; `park` holds back resources that name something further
+//! on in the input; `provenance` writes the run's Provenance.
+
+mod decide;
+mod identify;
+mod park;
+mod provenance;
 
 use super::names::{NameTable, Seen};
 use super::prepare::{
-    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, resolve_names, set_meta,
+    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, set_meta,
 };
 use super::report::{ImportReport, Issue, NoteKind, Severity};
-use super::{ConflictPolicy, ImportOptions, OnInvalid, Strategy};
+use super::{ImportOptions, OnInvalid};
 use crate::error::{Error, Result};
 use crate::fhir::reference::{RefKind, classify, rewrite_references};
 use crate::store::write;
 use rusqlite::Connection;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 
-/// Most targets one Provenance lists; a larger group is split (see
-/// [`Applier::write_provenance`]).
-const PROVENANCE_TARGETS: usize = 1000;
 /// Unresolved references named in one issue; the rest are counted.
 const UNRESOLVED_SHOWN: usize = 3;
 /// Parked resources finished per round trip to the store.
@@ -272,47 +274,6 @@ impl<'t> Applier<'t> {
         Ok(())
     }
 
-    /// Finishes the parked resources, now that `names` holds every name of the run's input.
-    /// `progress` gets the items processed so far and returns false to cancel.
-    pub fn finish_parked(
-        &mut self,
-        names: &NameTable,
-        progress: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<()> {
-        if self.parked.is_empty() {
-            return Ok(());
-        }
-        // Parked resources may come from any input: no shortcut.
-        self.fresh = false;
-        let mut after = 0;
-        loop {
-            let rows = write::parked_after(self.conn, self.run, after, PARKED_BATCH)?;
-            let Some(last) = rows.last() else { break };
-            after = last.seq;
-            for r in rows {
-                self.source = r.source;
-                // Our own serialisation of an object: it parses.
-                let mut value: Value = serde_json::from_str(&r.json)
-                    .map_err(|e| Error::Internal(format!("a parked resource: {e}")))?;
-                resolve_names(&mut value, names);
-                let c = Candidate {
-                    ty: r.ty,
-                    id: r.id,
-                    value,
-                    notes: Vec::new(),
-                    derived: None,
-                    documents: Vec::new(),
-                    source_meta: r.source_meta,
-                };
-                self.resource(r.line, r.location, c, true)?;
-            }
-            if !progress(self.processed) {
-                return Err(Error::Cancelled);
-            }
-        }
-        write::clear_parked(self.conn, self.run)
-    }
-
     fn resource(
         &mut self,
         line: u64,
@@ -389,41 +350,6 @@ impl<'t> Applier<'t> {
         d
     }
 
-    /// Parks `c` until the run's input has been read (see [`Self::finish_parked`]).
-    fn park(&mut self, line: u64, location: Option<String>, mut c: Candidate) -> Result<()> {
-        for doc in std::mem::take(&mut c.documents) {
-            write::insert_document(self.conn, &doc)?;
-        }
-        for n in std::mem::take(&mut c.notes) {
-            self.issue(
-                Severity::Warning,
-                "processing",
-                Some(line),
-                location.clone(),
-                n,
-            );
-        }
-        let (json, source_meta) = match c.derived.take() {
-            Some(d) => (d.json, Some((d.source_updated, d.source_version))),
-            None => (json_text(&c.value), c.source_meta.take()),
-        };
-        self.parked.insert(&key(&c.ty, &c.id), &c.ty, &c.id);
-        write::park(
-            self.conn,
-            self.run,
-            &write::Pending {
-                seq: 0,
-                source: self.source,
-                line,
-                location,
-                ty: c.ty,
-                id: c.id,
-                json,
-                source_meta,
-            },
-        )
-    }
-
     /// Resolves `urn:uuid:` (by id in the store, which includes this import so far) and
     /// conditional `Type?identifier=system|value` references. Returns the unresolved ones,
     /// described without their query values (which may be identifiers of a person).
@@ -462,244 +388,6 @@ impl<'t> Applier<'t> {
         match failure {
             Some(e) => Err(e),
             None => Ok(unresolved),
-        }
-    }
-
-    fn identify_and_write(
-        &mut self,
-        line: u64,
-        location: Option<String>,
-        mut c: Candidate,
-    ) -> Result<()> {
-        let Some(mut d) = c.derived.take() else {
-            return Err(Error::Internal(
-                "a resource reached the writer underived".into(),
-            ));
-        };
-        if c.ty == "Provenance" && d.patient.is_none() {
-            d.patient = self.provenance_patient(parsed(&mut c.value, &d.json))?;
-        }
-        let unseen = self.fresh && !self.seen.maybe(&c.ty, &c.id);
-        let mut existing = if unseen {
-            None
-        } else {
-            write::current(self.conn, &c.ty, &c.id)?
-        };
-        if !self.fresh && existing.as_ref().is_none_or(|e| e.deleted) {
-            for (system, value) in &d.identifiers {
-                let Some(other) = write::find_by_identifier(self.conn, &c.ty, system, value)?
-                else {
-                    continue;
-                };
-                if other == c.id {
-                    continue;
-                }
-                let Some(cur) = write::current(self.conn, &c.ty, &other)?.filter(|e| !e.deleted)
-                else {
-                    continue;
-                };
-                // Within one input, distinct ids are distinct resources whatever their
-                // identifiers; and an identifier never merges two patients' resources.
-                if self.written_from_this_input(&cur)
-                    || (c.ty != "Patient" && cur.patient != d.patient)
-                {
-                    continue;
-                }
-                let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{other}", c.ty));
-                self.note(NoteKind::SameIdentifier, "duplicate", line, &location, || {
-                    format!("{from} has the same business identifier as stored {to}: treated as that resource")
-                });
-                self.remap.insert(&from, &c.ty, &other);
-                keep_source_meta(&mut c, &d);
-                parsed(&mut c.value, &d.json)["id"] = Value::String(other.clone());
-                c.id = other;
-                d = self.derive(&mut c);
-                existing = Some(cur);
-                break;
-            }
-        }
-        let Some(e) = existing else {
-            return self.write(&mut c, &mut d, 1, None, line);
-        };
-        if e.deleted {
-            return self.write(&mut c, &mut d, e.version + 1, Some(e.row), line);
-        }
-        let earlier_line = self
-            .written_from_this_input(&e)
-            .then(|| self.origin(e.row).map(|(_, l)| l))
-            .flatten();
-        if e.hash == d.hash {
-            self.report.count(&c.ty).unchanged += 1;
-            if let Some(earlier) = earlier_line {
-                self.note(NoteKind::RepeatedLine, "duplicate", line, &location, || {
-                    format!("{}/{} repeats line {earlier}; kept once", c.ty, c.id)
-                });
-            }
-            return Ok(());
-        }
-        if earlier_line.is_none()
-            && let Some(old) = write::version_with_hash(self.conn, &c.ty, &c.id, &d.hash)?
-        {
-            // An earlier version of what the store holds (a file imported before, again).
-            self.report.count(&c.ty).unchanged += 1;
-            let current = e.version;
-            self.note(
-                NoteKind::OlderVersion,
-                "informational",
-                line,
-                &location,
-                || {
-                    format!(
-                        "{}/{} is stored version {old}; the store keeps its version {current}",
-                        c.ty, c.id
-                    )
-                },
-            );
-            return Ok(());
-        }
-        match self.opts.strategy {
-            Strategy::Append => {
-                let new_id = uuid::Uuid::new_v4().to_string();
-                let (from, to) = (format!("{}/{}", c.ty, c.id), format!("{}/{new_id}", c.ty));
-                let held = match earlier_line {
-                    Some(l) => format!("line {l} of this input holds"),
-                    None => "the store holds".into(),
-                };
-                self.note(NoteKind::Appended, "conflict", line, &location, || {
-                    format!("{held} {from} with other content: appended as {to}")
-                });
-                self.remap.insert(&from, &c.ty, &new_id);
-                keep_source_meta(&mut c, &d);
-                parsed(&mut c.value, &d.json)["id"] = Value::String(new_id.clone());
-                c.id = new_id;
-                let mut d = self.derive(&mut c);
-                self.write(&mut c, &mut d, 1, None, line)
-            }
-            Strategy::Merge => match earlier_line {
-                Some(earlier) => self.later_version(line, location, c, d, e, earlier),
-                None => self.conflict(line, location, c, d, e),
-            },
-        }
-    }
-
-    /// True when `cur` was written by this run from the input being applied.
-    fn written_from_this_input(&self, cur: &write::Current) -> bool {
-        cur.run == Some(self.run) && self.origin(cur.row).is_some_and(|(s, _)| s == self.source)
-    }
-
-    /// A line repeating an earlier line's type and id with other content: a later version
-    /// (file order is event order), decided by the conflict policy.
-    fn later_version(
-        &mut self,
-        line: u64,
-        location: Option<String>,
-        mut c: Candidate,
-        mut d: Derived,
-        e: write::Current,
-        earlier: u64,
-    ) -> Result<()> {
-        let what = format!(
-            "{}/{}: line {line} differs from line {earlier} of this input",
-            c.ty, c.id
-        );
-        let (replace, why) = match self.opts.conflict {
-            ConflictPolicy::Fail => {
-                return Err(Error::ImportAborted(format!(
-                    "{what} (conflict policy fail)"
-                )));
-            }
-            ConflictPolicy::Replace => (true, "policy replace"),
-            ConflictPolicy::KeepExisting => (false, "policy keep-existing"),
-            ConflictPolicy::NewerWins => match (d.source_updated, e.source_updated) {
-                (Some(new), Some(old)) if new <= old => (
-                    false,
-                    "policy newer-wins: its meta.lastUpdated is not later",
-                ),
-                (Some(_), Some(_)) => (true, "policy newer-wins: its meta.lastUpdated is later"),
-                _ => (
-                    true,
-                    "policy newer-wins: the later line is the newer version",
-                ),
-            },
-        };
-        if replace {
-            let version = e.version + 1;
-            self.note(NoteKind::LaterVersion, "conflict", line, &location, || {
-                format!("{what}: stored as version {version} ({why})")
-            });
-            self.write(&mut c, &mut d, version, Some(e.row), line)
-        } else {
-            self.report.count(&c.ty).conflicts += 1;
-            self.issue(
-                Severity::Warning,
-                "conflict",
-                Some(line),
-                location,
-                format!("{what}; kept line {earlier} ({why})"),
-            );
-            Ok(())
-        }
-    }
-
-    /// An incoming resource differing from the stored version of an earlier import.
-    fn conflict(
-        &mut self,
-        line: u64,
-        location: Option<String>,
-        mut c: Candidate,
-        mut d: Derived,
-        e: write::Current,
-    ) -> Result<()> {
-        self.report.count(&c.ty).conflicts += 1;
-        let incoming = match &d.source_version {
-            Some(v) => format!("incoming version {v} (line {line})"),
-            None => format!("incoming line {line}"),
-        };
-        let what = format!(
-            "{}/{}: stored version {} differs from {incoming}",
-            c.ty, c.id, e.version
-        );
-        let stored_time = e.source_updated.unwrap_or(e.last_updated);
-        let (replace, why) = match self.opts.conflict {
-            ConflictPolicy::Fail => {
-                return Err(Error::ImportAborted(format!(
-                    "{what} (conflict policy fail)"
-                )));
-            }
-            ConflictPolicy::Replace => (true, "policy replace"),
-            ConflictPolicy::KeepExisting => (false, "policy keep-existing"),
-            ConflictPolicy::NewerWins => match d.source_updated {
-                Some(t) if t > stored_time => (
-                    true,
-                    "policy newer-wins: incoming meta.lastUpdated is newer",
-                ),
-                Some(_) => (
-                    false,
-                    "policy newer-wins: incoming meta.lastUpdated is not newer",
-                ),
-                None => (false, "policy newer-wins: incoming has no meta.lastUpdated"),
-            },
-        };
-        if replace {
-            let version = e.version + 1;
-            self.note(
-                NoteKind::ReplacedStored,
-                "conflict",
-                line,
-                &location,
-                || format!("{what}; replaced as version {version} ({why})"),
-            );
-            self.write(&mut c, &mut d, version, Some(e.row), line)
-        } else {
-            self.report.count(&c.ty).unchanged += 1;
-            self.issue(
-                Severity::Warning,
-                "conflict",
-                Some(line),
-                location,
-                format!("{what}; kept the stored version, incoming discarded ({why})"),
-            );
-            Ok(())
         }
     }
 
@@ -782,92 +470,6 @@ impl<'t> Applier<'t> {
         )?;
         write::add_identifiers(self.conn, &c.ty, &c.id, &d.identifiers)?;
         Ok(row)
-    }
-
-    /// Writes the run's Provenance — one per patient whose record the run changed, plus one
-    /// for the shared resources (practitioners, organizations…) it wrote, so a patient's
-    /// export never carries another patient's resource ids — and returns their ids. A group
-    /// of more than [`PROVENANCE_TARGETS`] versions is split over several Provenance
-    /// resources, so no single resource grows with the size of the import.
-    pub fn write_provenance(
-        &mut self,
-        sources: &[super::report::SourceSummary],
-    ) -> Result<Vec<String>> {
-        let entities: Vec<Value> = sources.iter().map(|s| json!({
-            "role": "source",
-            "what": {
-                "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:sha256:{}", s.sha256)},
-                "display": format!("{} ({} bytes, SHA-256 {})", s.name, s.bytes, s.sha256),
-            }
-        })).collect();
-        let mut written = std::mem::take(&mut self.written);
-        // Shared resources first, then patients by id; rows in write order within each.
-        let patients = std::mem::take(&mut self.patients);
-        let name = |w: &Written| patients.get(w.patient as usize).map(String::as_str);
-        written.sort_by(|a, b| name(a).cmp(&name(b)).then(a.row.cmp(&b.row)));
-        let mut reference = self
-            .conn
-            .prepare_cached("SELECT type, id, version FROM resource_version WHERE row = ?1")?;
-        let mut ids = Vec::new();
-        for group in written.chunk_by(|a, b| a.patient == b.patient) {
-            let patient = name(&group[0]).map(str::to_string);
-            for part in group.chunks(PROVENANCE_TARGETS) {
-                let mut refs = Vec::with_capacity(part.len());
-                for w in part {
-                    let (ty, id, version): (String, String, i64) =
-                        reference.query_row([w.row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    refs.push(json!({"reference": format!("{ty}/{id}/_history/{version}")}));
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                let mut value = json!({
-                    "resourceType": "Provenance",
-                    "id": id,
-                    "target": refs,
-                    "recorded": self.now,
-                    "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE", "display": "create"}], "text": "import"},
-                    "agent": [{
-                        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler"}]},
-                        "who": {"display": crate::SOFTWARE}
-                    }],
-                    "entity": entities,
-                });
-                let mut d = derive(&mut value, "Provenance", &id, 1, &self.now);
-                d.patient = patient.clone();
-                let mut c = Candidate {
-                    ty: "Provenance".into(),
-                    id: id.clone(),
-                    value,
-                    notes: Vec::new(),
-                    derived: None,
-                    documents: Vec::new(),
-                    source_meta: None,
-                };
-                self.store_version(&mut c, &mut d, 1, None)?;
-                ids.push(id);
-            }
-        }
-        Ok(ids)
-    }
-
-    /// A Provenance is in the compartment of the patient its targets belong to, even when
-    /// no target is the Patient itself (FHIR R4's definition only follows Patient targets,
-    /// which would orphan the provenance of a run that added only observations).
-    fn provenance_patient(&self, value: &Value) -> Result<Option<String>> {
-        let Some(Value::Array(targets)) = value.get("target") else {
-            return Ok(None);
-        };
-        for t in targets {
-            if let Some(RefKind::Literal {
-                ty,
-                id,
-                absolute: false,
-            }) = t.get("reference").and_then(Value::as_str).map(classify)
-                && let Some(p) = write::patient_of_row(self.conn, ty, id)?
-            {
-                return Ok(Some(p));
-            }
-        }
-        Ok(None)
     }
 }
 
