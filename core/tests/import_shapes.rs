@@ -549,3 +549,47 @@ fn a_double_encoded_bundle_imports() {
     let r = import_default(&mut s, &text);
     assert_eq!(r.totals().created, 1, "{:?}", r.issues);
 }
+
+#[test]
+fn long_inputs_keep_bounded_bookkeeping_and_resolve_everything() {
+    // More versions than wait for their Provenance at once (65,536), and more names than the
+    // run keeps (two generations of 57,344): some Provenance is written mid-run, and the
+    // patient's name is long forgotten when the last resources reference it.
+    let n = 120_000;
+    let p = uuid(1);
+    let mut text = String::with_capacity(n * 150);
+    text.push_str(&patient(&p).to_string());
+    for i in 0..n {
+        text.push('\n');
+        text.push_str(
+            &json!({"resourceType": "Basic", "id": uuid(10 + i as u64), "code": {"text": "x"},
+            "subject": {"reference": format!("urn:uuid:{p}")}})
+            .to_string(),
+        );
+    }
+    let (_d, mut s) = store();
+    let r = import_default(&mut s, &text);
+    assert_eq!(
+        (r.totals().created, r.unresolved_references),
+        (n as u64 + 1, 0)
+    );
+    let last = get(&s, "Basic", &uuid(10 + n as u64 - 1));
+    assert_eq!(last["subject"]["reference"], format!("Patient/{p}"));
+    assert_eq!(r.provenance_ids.len(), (n + 1).div_ceil(1000));
+    let sha = &r.sources[0].sha256;
+    let mut listed = std::collections::HashSet::new();
+    for id in &r.provenance_ids {
+        let prov = get(&s, "Provenance", id);
+        let source = prov["entity"][0]["what"]["identifier"]["value"]
+            .as_str()
+            .unwrap();
+        assert!(source.ends_with(sha.as_str()), "{id}: {source}");
+        for t in prov["target"].as_array().unwrap() {
+            assert!(
+                listed.insert(t["reference"].as_str().unwrap().to_string()),
+                "listed twice"
+            );
+        }
+    }
+    assert_eq!(listed.len(), n + 1);
+}

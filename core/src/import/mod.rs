@@ -96,7 +96,7 @@ impl Store {
         let total_bytes = sources.iter().map(|s| s.size).sum::<Option<u64>>();
         let multiple = sources.len() > 1;
         let mut applier = apply::Applier::new(&tx, opts, run, now_ms);
-        let mut names = NameTable::default();
+        let mut names = NameTable::forgetful();
         let mut summaries = Vec::new();
         let mut done_bytes = 0;
         for source in sources {

@@ -4,10 +4,18 @@
 //! A transaction Bundle names every resource by a `fullUrl` (`urn:uuid:…` in Synthea, IPS
 //! documents and most portals) and references them by that name, forward as often as
 //! backward. Resolving needs only the map from name to `Type/id`, never the resources
-//! themselves, so the import keeps just that map for the whole run: 24 bytes a name (a UUID
-//! is its own 16-byte key; any other URL is keyed by a 128-bit hash of its text), plus the id
-//! text where it differs from the UUID. A million-entry file costs ~30 MB here and nothing
-//! else while it waits for forward references.
+//! themselves: 24 bytes a name (a UUID is its own 16-byte key; any other URL is keyed by a
+//! 128-bit hash of its text), plus the id text where it differs from the UUID.
+//!
+//! The run's table ([`NameTable::forgetful`]) keeps the names the store could also answer —
+//! `urn:uuid:X` for the resource whose id is `X` — only for the most recent
+//! [`GENERATION`]–2×[`GENERATION`] resources (two generations, the older dropped when the newer
+//! fills; a name seen again moves to the newer). References are local in real files (to the
+//! same patient's Bundle, or to the shared practitioners each Bundle repeats); one to a name
+//! dropped long ago is resolved by the writer against the store, where that resource is by
+//! then. Names the store cannot answer (an absolute `fullUrl`, a `fullUrl` naming a resource
+//! stored under another id) are kept for the whole run. So the table stays under ~3 MB for
+//! inputs of any size, plus ~30 bytes for each of those rarer names.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,10 +33,20 @@ struct Target {
     id_at: u32,
 }
 
+/// Names kept per generation by a forgetful table (fills a 65,536-slot hash table).
+pub(crate) const GENERATION: usize = 57_344;
+
+type Map = HashMap<Key, Target, foldhash::fast::RandomState>;
+
 /// Names → `Type/id`, with the type names and ids that cannot be derived from the key.
 #[derive(Default)]
 pub(crate) struct NameTable {
-    map: HashMap<Key, Target, foldhash::fast::RandomState>,
+    /// Names the store could answer too (forgetful tables only): newer and older generation.
+    recent: Map,
+    older: Map,
+    /// Every other name, for the whole run.
+    map: Map,
+    forgetful: bool,
     types: Vec<Box<str>>,
     type_index: HashMap<Box<str>, u16>,
     ids: Vec<u8>,
@@ -51,19 +69,26 @@ pub(crate) enum Inserted {
 }
 
 impl NameTable {
+    /// A table that drops the names the store can answer once they are old (see the module
+    /// documentation); the default table keeps everything.
+    pub fn forgetful() -> Self {
+        NameTable {
+            forgetful: true,
+            ..Default::default()
+        }
+    }
+
+    fn find(&self, key: &Key) -> Option<Target> {
+        self.recent
+            .get(key)
+            .or_else(|| self.older.get(key))
+            .or_else(|| self.map.get(key))
+            .copied()
+    }
+
     /// The key of a name: a `urn:uuid:` (or bare UUID) by value, anything else by hash.
     fn key(&self, name: &str) -> Key {
-        let uuid = name.strip_prefix("urn:uuid:").unwrap_or(name);
-        if uuid.len() == 36
-            && let Ok(u) = uuid::Uuid::try_parse(uuid)
-        {
-            let (hi, lo) = u.as_u64_pair();
-            return [hi, lo];
-        }
-        [
-            self.seeds.0.hash_one(name),
-            self.seeds.1.hash_one(name) ^ 0x8000_0000_0000_0000,
-        ]
+        uuid_key(name).unwrap_or_else(|| [self.seeds.0.hash_one(name), self.seeds.1.hash_one(name)])
     }
 
     fn target(&mut self, key: &Key, ty: &str, id: &str) -> Target {
@@ -96,23 +121,41 @@ impl NameTable {
     /// passes only valid FHIR ids (at most 64 characters) and R4 type names.
     pub fn insert(&mut self, name: &str, ty: &str, id: &str) -> Inserted {
         let key = self.key(name);
-        if let Some(t) = self.map.get(&key).copied() {
+        if let Some(t) = self.find(&key) {
             let (t_ty, t_id) = self.text(&key, t);
-            return if t_ty == ty && t_id == id {
-                Inserted::Same
-            } else {
-                Inserted::Other
-            };
+            if t_ty != ty || t_id != id {
+                return Inserted::Other;
+            }
+            if let Some(t) = self.older.remove(&key) {
+                self.remember(key, t);
+            }
+            return Inserted::Same;
         }
         let t = self.target(&key, ty, id);
-        self.map.insert(key, t);
+        // `urn:uuid:X` naming the resource with id X: the store can answer it too.
+        let answerable = t.id_len == 0 && uuid_key(name).is_some();
+        if self.forgetful && answerable {
+            self.remember(key, t);
+        } else {
+            self.map.insert(key, t);
+        }
         Inserted::New
+    }
+
+    /// Puts a name the store can answer in the newer generation, retiring the older one
+    /// when the newer is full.
+    fn remember(&mut self, key: Key, t: Target) {
+        if self.recent.len() >= GENERATION {
+            self.older = std::mem::take(&mut self.recent);
+            self.recent.reserve(GENERATION);
+        }
+        self.recent.insert(key, t);
     }
 
     /// What `name` means, as `(type, id)`.
     pub fn get(&self, name: &str) -> Option<(&str, Cow<'_, str>)> {
         let key = self.key(name);
-        let t = *self.map.get(&key)?;
+        let t = self.find(&key)?;
         let (ty, id) = self.text(&key, t);
         Some((ty, id))
     }
@@ -124,12 +167,12 @@ impl NameTable {
 
     /// True when `name` has a meaning.
     pub fn contains(&self, name: &str) -> bool {
-        self.map.contains_key(&self.key(name))
+        self.find(&self.key(name)).is_some()
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.recent.is_empty() && self.older.is_empty()
     }
 
     fn text(&self, key: &Key, t: Target) -> (&str, Cow<'_, str>) {
@@ -145,6 +188,16 @@ impl NameTable {
     }
 }
 
+/// The key of a `urn:uuid:` or bare UUID name: its value.
+fn uuid_key(name: &str) -> Option<Key> {
+    let uuid = name.strip_prefix("urn:uuid:").unwrap_or(name);
+    if uuid.len() != 36 {
+        return None;
+    }
+    let (hi, lo) = uuid::Uuid::try_parse(uuid).ok()?.as_u64_pair();
+    Some([hi, lo])
+}
+
 /// The canonical (lower-case, hyphenated) text of a UUID key.
 fn uuid_text(key: &Key) -> String {
     uuid::Uuid::from_u64_pair(key[0], key[1])
@@ -155,6 +208,34 @@ fn uuid_text(key: &Key) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgetful_table_drops_only_old_names_the_store_can_answer() {
+        let mut t = NameTable::forgetful();
+        let name = |i: u64| format!("urn:uuid:{}", uuid::Uuid::from_u64_pair(i, 1));
+        let id = |i: u64| uuid::Uuid::from_u64_pair(i, 1).to_string();
+        t.insert("https://x.org/Patient/1", "Patient", "1");
+        t.insert(&name(0), "Observation", "not-the-uuid");
+        t.insert(&name(1), "Patient", &id(1));
+        for i in 2..(3 * GENERATION as u64) {
+            t.insert(&name(i), "Observation", &id(i));
+            if i % 1000 == 0 {
+                t.insert(&name(1), "Patient", &id(1)); // seen again: stays
+            }
+        }
+        assert!(t.recent.len() + t.older.len() <= 2 * GENERATION);
+        assert!(!t.contains(&name(2)), "an old answerable name is dropped");
+        assert!(t.contains(&name(3 * GENERATION as u64 - 1)));
+        assert_eq!(t.reference(&name(1)).unwrap(), format!("Patient/{}", id(1)));
+        assert_eq!(
+            t.reference(&name(0)).as_deref(),
+            Some("Observation/not-the-uuid")
+        );
+        assert_eq!(
+            t.reference("https://x.org/Patient/1").as_deref(),
+            Some("Patient/1")
+        );
+    }
 
     #[test]
     fn seen_never_forgets_and_rarely_imagines() {

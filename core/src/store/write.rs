@@ -289,3 +289,18 @@ pub(crate) fn holds_anything(conn: &Connection) -> Result<(bool, bool)> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
+
+/// The stored JSON of row `row`.
+pub(crate) fn json_of_row(conn: &Connection, row: i64) -> Result<String> {
+    Ok(conn
+        .prepare_cached("SELECT json FROM resource_version WHERE row = ?1")?
+        .query_row([row], |r| r.get(0))?)
+}
+
+/// Replaces the JSON and content hash of row `row` (a resource this run wrote itself and
+/// completes later, such as a Provenance written before its input's hash was known).
+pub(crate) fn replace_json(conn: &Connection, row: i64, json: &str, hash: &[u8]) -> Result<()> {
+    conn.prepare_cached("UPDATE resource_version SET json = ?1, hash = ?2 WHERE row = ?3")?
+        .execute(params![json, hash, row])?;
+    Ok(())
+}

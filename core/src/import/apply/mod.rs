@@ -30,16 +30,7 @@ const UNRESOLVED_SHOWN: usize = 3;
 /// Parked resources finished per round trip to the store.
 const PARKED_BATCH: usize = 256;
 
-/// One version the run wrote: its row, its patient (an index into `patients`, or
-/// [`NO_PATIENT`]) and its input line. 16 bytes, so a run of millions of resources holds no
-/// list of reference strings.
-#[derive(Clone, Copy)]
-struct Written {
-    row: i64,
-    patient: u32,
-    line: u32,
-}
-
+/// The patient index of a version in no patient's compartment (a shared resource).
 const NO_PATIENT: u32 = u32::MAX;
 
 /// Applies prepared items to the store within one transaction.
@@ -61,13 +52,25 @@ pub(crate) struct Applier<'t> {
     remap: NameTable,
     /// `Type/id` of every resource parked so far.
     parked: NameTable,
+    /// `urn:uuid:X` → the parked resource whose id is X: while parked it is in neither the
+    /// store nor (if it was long ago) the run's forgetful names.
+    parked_ids: NameTable,
     /// The input being applied is the first thing this store ever receives: a resource not in
     /// `seen` is new and has no identifier twin, so the lookups are skipped.
     fresh: bool,
     /// Every `Type/id` written from the input, when `fresh`.
     seen: Seen,
-    /// Every version written, in row order.
-    written: Vec<Written>,
+    /// The input line of every row the run wrote, by `row - first_row` (0: not from a line).
+    /// Four bytes a version: the report names both lines when a later line repeats one.
+    lines: Vec<u32>,
+    first_row: Option<i64>,
+    /// Versions written and not yet listed in a Provenance: (patient index, row).
+    unlisted: Vec<(u32, i64)>,
+    /// Provenance written before the run's inputs were all read: their rows, to be given the
+    /// inputs' hashes at the end.
+    early_provenance: Vec<i64>,
+    /// Ids of the Provenance written so far.
+    provenance_ids: Vec<String>,
     /// `(first row, input)`: rows from each point on came from that input.
     source_starts: Vec<(i64, usize)>,
     patients: Vec<String>,
@@ -93,9 +96,14 @@ impl<'t> Applier<'t> {
             source: 0,
             remap: NameTable::default(),
             parked: NameTable::default(),
+            parked_ids: NameTable::default(),
             fresh: false,
             seen: Seen::default(),
-            written: Vec::new(),
+            lines: Vec::new(),
+            first_row: None,
+            unlisted: Vec::new(),
+            early_provenance: Vec::new(),
+            provenance_ids: Vec::new(),
             source_starts: Vec::new(),
             patients: Vec::new(),
             patient_index: HashMap::new(),
@@ -115,12 +123,13 @@ impl<'t> Applier<'t> {
 
     /// The input and line a row this run wrote came from.
     fn origin(&self, row: i64) -> Option<(usize, u64)> {
-        let i = self.written.binary_search_by_key(&row, |w| w.row).ok()?;
+        let offset = usize::try_from(row - self.first_row?).ok()?;
+        let line = *self.lines.get(offset).filter(|l| **l != 0)?;
         let at = self
             .source_starts
             .partition_point(|(first, _)| *first <= row);
         let source = self.source_starts.get(at.checked_sub(1)?)?.1;
-        Some((source, u64::from(self.written[i].line)))
+        Some((source, u64::from(line)))
     }
 
     /// The run's `meta.lastUpdated` text.
@@ -417,11 +426,17 @@ impl<'t> Applier<'t> {
         if self.source_starts.last().map(|s| s.1) != Some(self.source) {
             self.source_starts.push((row, self.source));
         }
-        self.written.push(Written {
-            row,
-            patient,
-            line: u32::try_from(line).unwrap_or(u32::MAX),
-        });
+        let first = *self.first_row.get_or_insert(row);
+        if let Ok(offset) = usize::try_from(row - first) {
+            if self.lines.len() <= offset {
+                self.lines.resize(offset + 1, 0);
+            }
+            self.lines[offset] = u32::try_from(line).unwrap_or(u32::MAX).max(1);
+        }
+        self.unlisted.push((patient, row));
+        if self.unlisted.len() >= provenance::UNLISTED_MAX {
+            self.list_in_provenance(None)?;
+        }
         Ok(())
     }
 

@@ -34,6 +34,7 @@ impl Applier<'_> {
                 let mut value: Value = serde_json::from_str(&r.json)
                     .map_err(|e| Error::Internal(format!("a parked resource: {e}")))?;
                 resolve_names(&mut value, names);
+                resolve_names(&mut value, &self.parked_ids);
                 let c = Candidate {
                     ty: r.ty,
                     id: r.id,
@@ -76,6 +77,9 @@ impl Applier<'_> {
             None => (json_text(&c.value), c.source_meta.take()),
         };
         self.parked.insert(&key(&c.ty, &c.id), &c.ty, &c.id);
+        if c.id.len() == 36 {
+            self.parked_ids.insert(&c.id, &c.ty, &c.id);
+        }
         write::park(
             self.conn,
             self.run,
