@@ -101,7 +101,14 @@ pub fn extract_documents(
         let bytes = if let Some(Value::String(data)) = att.get("data") {
             let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
             match STANDARD.decode(compact) {
-                Ok(b) => b,
+                Ok(b) => {
+                    if let Err(what) = check_declared(att, &b) {
+                        notes.push(format!(
+                            "attachment data does not match its {what}; kept as sent"
+                        ));
+                    }
+                    b
+                }
                 Err(_) => {
                     notes.push("attachment data is not valid base64; kept inline".into());
                     return;
@@ -112,7 +119,18 @@ pub fn extract_documents(
                 return;
             }
             match resolve(url) {
-                Ok(Some(b)) => b,
+                Ok(Some(b)) => {
+                    // Bytes from the archive must be the ones the (authenticated) record
+                    // describes: a mismatch is a swapped or altered file, so the import stops.
+                    if let Err(what) = check_declared(att, &b) {
+                        failure = Some(format!(
+                            "an attachment's file in the archive does not match its {what}: \
+                             the archive was altered or is inconsistent; refused"
+                        ));
+                        return;
+                    }
+                    b
+                }
                 Ok(None) => {
                     notes.push(format!("attachment `{url}` is not in the archive"));
                     return;
@@ -168,6 +186,33 @@ pub fn extract_documents(
         Some(e) => Err(e),
         None => Ok(docs),
     }
+}
+
+/// Checks `bytes` against the Attachment's declared `size` and `hash`; `Err` names the one
+/// that disagrees. `hash` is R4's base64 SHA-1; base64 or hex SHA-256 (written by some
+/// national profiles) is recognised too, and a hash in no known form is not checked.
+fn check_declared(att: &Map<String, Value>, bytes: &[u8]) -> Result<(), &'static str> {
+    if let Some(size) = att.get("size").and_then(Value::as_u64)
+        && size != bytes.len() as u64
+    {
+        return Err("size");
+    }
+    let Some(declared) = att.get("hash").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let decoded = if declared.len() == 64 && declared.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&declared[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()
+    } else {
+        STANDARD.decode(declared.trim()).ok()
+    };
+    let matches = match decoded.as_deref() {
+        Some(d) if d.len() == 20 => d == Sha1::digest(bytes).as_slice(),
+        Some(d) if d.len() == 32 => d == Sha256::digest(bytes).as_slice(),
+        _ => true,
+    };
+    if matches { Ok(()) } else { Err("hash") }
 }
 
 /// The SHA-256 an Attachment's stored-document extension names, if any.
@@ -281,5 +326,41 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn declared_size_and_hash_are_checked_in_every_known_form() {
+        let bytes = b"%PDF-1";
+        let sha1 = STANDARD.encode(Sha1::digest(bytes));
+        let sha256 = Sha256::digest(bytes);
+        let hex = crate::fhir::hash::to_hex(&sha256);
+        let att = |v: Value| v.as_object().unwrap().clone();
+        for good in [
+            json!({"size": 6, "hash": sha1}),
+            json!({"hash": STANDARD.encode(sha256)}),
+            json!({"hash": hex}),
+            json!({"hash": "not a hash"}),
+            json!({}),
+        ] {
+            assert_eq!(check_declared(&att(good.clone()), bytes), Ok(()), "{good}");
+        }
+        assert_eq!(check_declared(&att(json!({"size": 7})), bytes), Err("size"));
+        let other = STANDARD.encode(Sha1::digest(b"other"));
+        assert_eq!(
+            check_declared(&att(json!({"hash": other})), bytes),
+            Err("hash")
+        );
+
+        // From an archive a mismatch stops the import; inline it is noted and kept.
+        let resolve = |_: &str| -> Result<Option<Vec<u8>>, String> { Ok(Some(bytes.to_vec())) };
+        let mut swapped = json!({"resourceType": "Media", "content": {"url": "a.pdf", "size": 7}});
+        let mut notes = Vec::new();
+        let err = extract_documents(&mut swapped, Some(&resolve), &mut notes).unwrap_err();
+        assert!(err.contains("does not match its size"), "{err}");
+        let mut inline =
+            json!({"resourceType": "Media", "content": {"data": "JVBERi0x", "hash": other}});
+        let docs = extract_documents(&mut inline, None, &mut notes).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert!(notes.iter().any(|n| n.contains("does not match its hash")));
     }
 }

@@ -10,8 +10,10 @@
 //! Reading ([`read`]) accepts the layouts in circulation: plain or encrypted, the `.phr` /
 //! `.ndjson` / `index.phr` at any depth, macOS junk ignored, documents referenced by
 //! `./name.jpg`, bare names or `documents/x.pdf` — behind guards against path traversal,
-//! symlinks and zip bombs.
+//! symlinks and zip bombs. An encrypted archive must be encrypted throughout, and the
+//! [`manifest`] phrkit adds pins its entries' names and hashes (see [`read`]).
 
+pub mod manifest;
 pub mod read;
 pub mod write;
 

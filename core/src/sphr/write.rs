@@ -3,8 +3,11 @@
 //!
 //! The zip is written in streaming mode (sizes in data descriptors), so the output needs no
 //! `Seek`. Entries are DEFLATE-compressed, then AES-256 encrypted (WinZip AE-2) under the
-//! caller's passphrase or a generated one, unless a plain zip was asked for.
+//! caller's passphrase or a generated one, unless a plain zip was asked for. The last entry
+//! is the [`manifest`](super::manifest) of all the others (names, sizes, SHA-256), encrypted
+//! like them, so a reader can refuse an archive whose entries were renamed, swapped or removed.
 
+use super::manifest::{self, Hashing, Listed};
 use super::{Secret, generate_passphrase};
 use crate::error::{Error, Result};
 use crate::export::{CountingWriter, DocumentFile, ExportRequest, ExportSummary};
@@ -51,15 +54,23 @@ pub(crate) fn write(
         inner: out,
         bytes: 0,
     });
-    zip.start_file(format!("{name}/{name}.phr"), options)
+    let record = format!("{name}/{name}.phr");
+    zip.start_file(record.as_str(), options)
         .map_err(zip_error)?;
+    let mut hashing = Hashing::new(&mut zip);
     let (mut summary, files) = store.write_records(
         &req,
         OutputFormat::Phr,
         crate::export::attachments::Mode::Files,
-        &mut zip,
+        &mut hashing,
         progress,
     )?;
+    let (size, sha256) = hashing.finish();
+    let mut listed = vec![Listed {
+        name: record,
+        size,
+        sha256,
+    }];
     let mut written: Vec<&DocumentFile> = Vec::new();
     for file in &files {
         if written.iter().any(|w| w.path == file.path) {
@@ -68,11 +79,20 @@ pub(crate) fn write(
         let Some((_, bytes)) = store.document(&file.sha256)? else {
             continue;
         };
-        zip.start_file(format!("{name}/{}", file.path), options)
-            .map_err(zip_error)?;
+        let entry = format!("{name}/{}", file.path);
+        zip.start_file(entry.as_str(), options).map_err(zip_error)?;
         zip.write_all(&bytes)?;
+        listed.push(Listed {
+            name: entry,
+            size: bytes.len() as u64,
+            // The store's documents are content-addressed by this very hash.
+            sha256: file.sha256.clone(),
+        });
         written.push(file);
     }
+    zip.start_file(format!("{name}/{}", manifest::FILE_NAME), options)
+        .map_err(zip_error)?;
+    zip.write_all(&manifest::encode(listed)?)?;
     let counter = zip.finish().map_err(zip_error)?.into_inner();
     summary.format = OutputFormat::Sphr;
     summary.media_type = OutputFormat::Sphr.media_type();
