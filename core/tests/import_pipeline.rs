@@ -574,8 +574,8 @@ fn a_large_run_splits_its_provenance_so_no_resource_grows_with_the_import() {
         .collect();
     assert_eq!(
         sizes,
-        [1000, 1000, 101],
-        "1,000 targets at most per Provenance"
+        [500, 500, 500, 500, 101],
+        "500 targets at most per Provenance"
     );
     let mut targets: Vec<String> = r
         .provenance_ids

@@ -575,7 +575,7 @@ fn long_inputs_keep_bounded_bookkeeping_and_resolve_everything() {
     );
     let last = get(&s, "Basic", &uuid(10 + n as u64 - 1));
     assert_eq!(last["subject"]["reference"], format!("Patient/{p}"));
-    assert_eq!(r.provenance_ids.len(), (n + 1).div_ceil(1000));
+    assert_eq!(r.provenance_ids.len(), (n + 1).div_ceil(500));
     let sha = &r.sources[0].sha256;
     let mut listed = std::collections::HashSet::new();
     for id in &r.provenance_ids {

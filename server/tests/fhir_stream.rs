@@ -251,6 +251,130 @@ fn a_cut_connection_keeps_the_complete_lines_and_a_resumed_pull_completes_withou
     assert!(changed.is_empty(), "{changed:?}");
 }
 
+/// A TCP proxy on 127.0.0.1 to `target` that passes a response's first `limit` bytes and
+/// then cuts both connections: the network failing mid-transfer. Returns its base URL.
+fn cutting_proxy(base: &str, limit: usize) -> String {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let rest = base.trim_start_matches("http://");
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let target = authority.to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/{path}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let Ok(mut upstream) = TcpStream::connect(&target) else {
+                    return;
+                };
+                let (Ok(mut c_in), Ok(mut u_out)) = (client.try_clone(), upstream.try_clone())
+                else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut u_out);
+                });
+                let mut sent = 0;
+                let mut buf = vec![0u8; 16 << 10];
+                while sent < limit {
+                    let Ok(n) = upstream.read(&mut buf) else {
+                        break;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    let n = n.min(limit - sent);
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = upstream.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn the_network_failing_after_100_kb_1_mb_or_10_mb_still_leaves_a_growing_part_of_the_record() {
+    // About 12 MB of NDJSON: each cut falls inside the record.
+    let host = fhir_host(14_000, |_| {});
+    let full = host.store().count(None).unwrap();
+    let mut kept = Vec::new();
+    let mut resumed = None;
+    for limit in [100_000, 1_000_000, 10_000_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("client.db")).unwrap();
+        let report = pull(
+            &mut store,
+            &cutting_proxy(host.base(), limit),
+            TOKEN,
+            &[],
+            &ImportOptions::default(),
+            &|_| {},
+        )
+        .unwrap();
+        assert!(report.cut.is_some(), "{limit}: the cut is reported");
+        let patients = store.count(Some("Patient")).unwrap();
+        assert_eq!(patients, 1, "{limit}: the Patient is among the first lines");
+        let stored = store.count(None).unwrap();
+        kept.push(stored);
+        if limit == 1_000_000 {
+            resumed = Some((dir, store, report.import.totals().created));
+        }
+    }
+    assert!(
+        kept[0] > 20 && kept[0] < kept[1] && kept[1] < kept[2] && kept[2] < full,
+        "resources kept after 100 KB, 1 MB, 10 MB (of {full}): {kept:?}"
+    );
+    // Pulled again without the cut, the 1 MB store completes without duplicates.
+    let (_dir, mut store, created) = resumed.unwrap();
+    let second = pull(
+        &mut store,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(second.cut.is_none());
+    let t = second.import.totals();
+    assert_eq!(
+        t.unchanged, created,
+        "nothing received before the cut is stored twice"
+    );
+    // The same as a pull that was never cut (sensitive data stays out of both).
+    let whole_dir = tempfile::tempdir().unwrap();
+    let mut whole = Store::open(whole_dir.path().join("whole.db")).unwrap();
+    pull(
+        &mut whole,
+        host.base(),
+        TOKEN,
+        &[],
+        &ImportOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    for ty in [
+        "Patient",
+        "Observation",
+        "Encounter",
+        "Condition",
+        "DocumentReference",
+    ] {
+        assert_eq!(
+            store.count(Some(ty)).unwrap(),
+            whole.count(Some(ty)).unwrap(),
+            "{ty}"
+        );
+    }
+}
+
 #[test]
 fn a_client_that_hangs_up_leaves_the_server_serving() {
     let host = fhir_host(3000, |_| {});

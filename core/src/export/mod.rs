@@ -1,11 +1,14 @@
 //! `$phr-export`: the patient's record as a FHIR document Bundle, NDJSON or `.phr`.
 //!
-//! [`request`] parses the operation's parameters; [`select`] plans what to include
-//! (compartment + referenced shared resources, filtered); [`writer`] streams it. The whole
-//! export reads one consistent snapshot (one read transaction), writes through any
-//! `std::io::Write` in constant memory, and reports progress. Nothing in the store changes.
+//! [`request`] parses the operation's parameters; [`select`] resolves what to include
+//! (compartment + referenced shared resources, filtered); [`writer`] streams it in a
+//! cut-tolerant order, starting at once (no pass over the record before the first byte);
+//! [`cover`] and [`contents`] keep every line bounded. The whole export reads one consistent
+//! snapshot (one read transaction), writes through any `std::io::Write` in constant memory,
+//! and reports progress. Nothing in the store changes.
 
 pub(crate) mod attachments;
+mod contents;
 mod cover;
 mod file;
 pub mod request;
@@ -13,6 +16,7 @@ mod select;
 mod writer;
 
 pub use attachments::DocumentFile;
+pub use contents::EXPORT_CONTENTS_TAG;
 pub use file::ExportFile;
 pub use request::{DEFAULT_BASE_URL, ExportRequest};
 
@@ -85,7 +89,7 @@ impl Store {
                 i64::MAX,
                 plan.condition
             ),
-            rusqlite::params_from_iter(plan.args.iter()),
+            rusqlite::params_from_iter(plan.scope.args.iter()),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let fmt = |ms: Option<i64>| {
@@ -158,19 +162,33 @@ impl Store {
         out: &mut dyn Write,
         progress: &dyn ProgressListener,
     ) -> Result<(ExportSummary, Vec<DocumentFile>)> {
-        let plan = select::plan(self, req)?;
+        let scope = select::scope(self, req)?;
         let now_ms = req.timestamp.unwrap_or_else(crate::fhir::date::now_ms);
         let now = crate::fhir::date::format_instant(now_ms);
-        let cover_id = derived_id(&plan.patient, now_ms, "cover");
+        let cover_id = derived_id(&scope.patient, now_ms, "cover");
         let mut counter = CountingWriter {
             inner: out,
             bytes: 0,
         };
         let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
-        let total = plan.total() + 1;
         let mut written = 0u64;
         let mut docs = attachments::Attachments::new(self, mode);
-        {
+        let excluded = {
+            // The total is known only at the end: nothing counts the record before it streams.
+            let report = |written: u64, total: Option<u64>| -> Result<()> {
+                let p = Progress {
+                    phase: Phase::Exporting,
+                    bytes: 0,
+                    total_bytes: None,
+                    resources: written,
+                    total_resources: total,
+                };
+                if progress.on_progress(&p) {
+                    Ok(())
+                } else {
+                    Err(Error::Cancelled)
+                }
+            };
             let mut tick = |ty: &str| -> Result<()> {
                 match by_type.get_mut(ty) {
                     Some(n) => *n += 1,
@@ -179,47 +197,53 @@ impl Store {
                     }
                 }
                 written += 1;
-                if written.is_multiple_of(1000) || written == total {
-                    let p = Progress {
-                        phase: Phase::Exporting,
-                        bytes: 0,
-                        total_bytes: None,
-                        resources: written,
-                        total_resources: Some(total),
-                    };
-                    if !progress.on_progress(&p) {
-                        return Err(Error::Cancelled);
-                    }
+                if written.is_multiple_of(1000) {
+                    report(written, None)?;
                 }
                 Ok(())
             };
-            if format == OutputFormat::Bundle {
-                let bundle_id = derived_id(&plan.patient, now_ms, "bundle");
+            let excluded = if format == OutputFormat::Bundle {
+                let bundle_id = derived_id(&scope.patient, now_ms, "bundle");
+                let contents = contents::Contents::new(&scope.patient, &now, now_ms);
                 let mut sink =
-                    writer::Bundle::begin(&mut counter, &req.base_url, &bundle_id, &now)?;
-                writer::write_all(
-                    self, &plan, &cover_id, &now, &mut sink, &mut docs, &mut tick,
-                )?;
+                    writer::Bundle::begin(&mut counter, &req.base_url, &bundle_id, &now, contents)?;
+                let first_page = sink.first_page();
+                let mut out = writer::Output {
+                    sink: &mut sink,
+                    docs: &mut docs,
+                    tick: &mut tick,
+                    excluded: BTreeMap::new(),
+                };
+                writer::write_all(self, &scope, &cover_id, &now, Some(&first_page), &mut out)?;
+                let excluded = out.excluded;
                 sink.end()?;
+                excluded
             } else {
                 let mut sink = writer::Ndjson(&mut counter);
-                writer::write_all(
-                    self, &plan, &cover_id, &now, &mut sink, &mut docs, &mut tick,
-                )?;
-            }
-        }
+                let mut out = writer::Output {
+                    sink: &mut sink,
+                    docs: &mut docs,
+                    tick: &mut tick,
+                    excluded: BTreeMap::new(),
+                };
+                writer::write_all(self, &scope, &cover_id, &now, None, &mut out)?;
+                out.excluded
+            };
+            report(written, Some(written))?;
+            excluded
+        };
         counter.flush()?;
         let summary = ExportSummary {
             format,
             media_type: format.media_type(),
-            patient: plan.patient.clone(),
+            patient: scope.patient.clone(),
             resources: written,
             by_type,
             bytes: counter.bytes,
-            file_name: file_name(&plan.patient_json, &now, format),
+            file_name: file_name(&scope.patient_json, &now, format),
             documents: docs.files.len() as u64,
             passphrase: None,
-            excluded: plan.excluded.clone(),
+            excluded,
         };
         Ok((summary, docs.files))
     }

@@ -16,31 +16,30 @@ use crate::store::Store;
 use rusqlite::types::Value as SqlValue;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// The planned selection.
-pub(crate) struct Plan {
+/// What an export selects, resolved from the request without reading the compartment:
+/// enough to start streaming at once.
+pub(crate) struct Scope {
     pub patient: String,
     pub patient_json: String,
     /// SQL condition selecting the compartment part (without `WHERE`), and its arguments.
+    /// Sensitive resources are not filtered here: readers test `sensitive` against
+    /// [`Scope::left_out`] so that they can count what they leave out.
     pub condition: String,
     pub args: Vec<SqlValue>,
-    /// Resources per type, everything included (Patient and shared resources too).
-    pub counts: BTreeMap<String, u64>,
-    /// Shared resources as `(type, id)`, sorted.
-    pub shared: Vec<(String, String)>,
-    /// The compartment's Provenance ids, in the order they are written (clinical date, id).
-    pub provenance: Vec<String>,
-    /// Resources left out as sensitive, per category code (one resource may count in two).
-    pub excluded: BTreeMap<String, u64>,
+    /// Bit mask of the sensitive categories this export leaves out.
+    pub left_out: i64,
+    /// The `_type` filter (empty: every type).
+    pub types: Vec<String>,
 }
 
-impl Plan {
-    /// Total resources the export will hold (without the cover Composition).
-    pub fn total(&self) -> u64 {
-        self.counts.values().sum()
+impl Scope {
+    /// True when a referenced shared resource of type `ty` belongs in the export.
+    pub fn wants_shared(&self, ty: &str) -> bool {
+        is_shared_type(ty) && (self.types.is_empty() || self.types.iter().any(|t| t == ty))
     }
 
-    /// Runs `SELECT {columns} FROM resource_version WHERE <the plan's condition> {tail}` and
-    /// calls `f` with each row.
+    /// Runs `SELECT {columns} FROM resource_version WHERE <the condition> {tail}` and calls
+    /// `f` with each row.
     pub(crate) fn each_row(
         &self,
         store: &Store,
@@ -60,13 +59,36 @@ impl Plan {
     }
 }
 
+/// The whole selection counted, for previews: one index-only pass over the compartment.
+pub(crate) struct Plan {
+    pub scope: Scope,
+    /// `scope.condition` with the sensitive resources filtered out.
+    pub condition: String,
+    /// Resources per type, everything included (Patient and shared resources too).
+    pub counts: BTreeMap<String, u64>,
+    /// Resources left out as sensitive, per category code (one resource may count in two).
+    pub excluded: BTreeMap<String, u64>,
+}
+
+impl Plan {
+    /// Total resources the export will hold (without the cover Composition).
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// The shared-resource targets (`Type/id`) that `refs` (a `refs` column) names.
+pub(crate) fn targets(refs: &str) -> impl Iterator<Item = (&str, &str)> {
+    refs.split(' ').filter_map(|t| t.split_once('/'))
+}
+
 /// Column `i` of `row` as text, borrowed from the row.
 pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
     Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
 }
 
-/// Resolves the patient and plans the selection.
-pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
+/// Resolves the patient and the filters: no pass over the compartment.
+pub(crate) fn scope(store: &Store, req: &ExportRequest) -> Result<Scope> {
     let patient = match &req.patient {
         Some(p) => p.clone(),
         None => {
@@ -114,75 +136,61 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         condition.push_str(" AND last_updated >= ?");
         args.push(since.into());
     }
-
     let left_out = sensitive_left_out(store, &patient, req)?;
-    let conn = &store.conn;
+    Ok(Scope {
+        patient,
+        patient_json,
+        condition,
+        args,
+        left_out,
+        types: req.types.clone(),
+    })
+}
+
+/// Counts the whole selection: compartment, sensitive exclusions and the shared resources
+/// it references (transitively), with index-only queries.
+pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
+    let scope = scope(store, req)?;
+    let left_out = scope.left_out;
     let mut counts = BTreeMap::new();
     counts.insert("Patient".to_string(), 1);
     let mut excluded = BTreeMap::new();
-    let mut provenance = Vec::new();
-
-    let wanted = |ty: &str| {
-        is_shared_type(ty) && (req.types.is_empty() || req.types.iter().any(|t| t == ty))
-    };
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut enqueue = |refs: &str, queue: &mut VecDeque<String>| {
-        for target in refs.split(' ').filter(|t| !t.is_empty()) {
-            if let Some((ty, _)) = target.split_once('/')
-                && wanted(ty)
-                && seen.insert(target.to_string())
-            {
-                queue.push_back(target.to_string());
+        for (ty, id) in targets(refs) {
+            let target = format!("{ty}/{id}");
+            if scope.wants_shared(ty) && !seen.contains(&target) {
+                seen.insert(target.clone());
+                queue.push_back(target);
             }
         }
     };
-    // One index-only pass over the compartment: counts, sensitive exclusions, references to
-    // follow and the Provenance to emit.
-    let mut st = conn.prepare(&format!(
-        "SELECT type, id, date_start, refs, sensitive FROM resource_version WHERE {condition}"
-    ))?;
-    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let mask: i64 = r.get(4)?;
+    scope.each_row(store, "type, refs, sensitive", "", |r| {
+        let mask: i64 = r.get(2)?;
         if mask & left_out != 0 {
             for cat in sensitivity::categories(mask & left_out) {
                 *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
             }
-            continue;
+            return Ok(());
         }
-        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let ty = text(r, 0)?;
         match counts.get_mut(ty) {
             Some(n) => *n += 1,
             None => {
                 counts.insert(ty.to_string(), 1);
             }
         }
-        if ty == "Provenance" {
-            provenance.push((r.get::<_, Option<i64>>(2)?, r.get::<_, String>(1)?));
-        }
-        enqueue(
-            r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?,
-            &mut queue,
-        );
-    }
-    drop(rows);
-    drop(st);
-    if left_out != 0 {
-        condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
-    }
-    provenance.sort();
-    if let Some(Ok(patient_value)) = Some(serde_json::from_str::<serde_json::Value>(&patient_json))
-    {
+        enqueue(text(r, 1)?, &mut queue);
+        Ok(())
+    })?;
+    if let Ok(patient_value) = serde_json::from_str::<serde_json::Value>(&scope.patient_json) {
         enqueue(
             &crate::fhir::reference::literal_targets(&patient_value).join(" "),
             &mut queue,
         );
     }
-    let mut shared = Vec::new();
-    let mut lookup = conn.prepare_cached(
-        "SELECT refs FROM resource_version WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0 AND patient IS NULL",
-    )?;
+    let mut lookup = store.conn.prepare_cached(SHARED_LOOKUP)?;
     while let Some(target) = queue.pop_front() {
         let Some((ty, id)) = target.split_once('/') else {
             continue;
@@ -190,23 +198,27 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
         let refs: Option<String> =
             rusqlite::OptionalExtension::optional(lookup.query_row([id, ty], |r| r.get(0)))?;
         if let Some(refs) = refs {
-            shared.push((ty.to_string(), id.to_string()));
             *counts.entry(ty.to_string()).or_insert(0) += 1;
             enqueue(&refs, &mut queue);
         }
     }
-    shared.sort();
+    drop(lookup);
+    let mut condition = scope.condition.clone();
+    if left_out != 0 {
+        condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
+    }
     Ok(Plan {
-        patient,
-        patient_json,
+        scope,
         condition,
-        args,
         counts,
-        shared,
-        provenance: provenance.into_iter().map(|(_, id)| id).collect(),
         excluded,
     })
 }
+
+/// A current shared resource (outside every compartment) by `(id, type)`: its `refs`, then
+/// its JSON.
+pub(crate) const SHARED_LOOKUP: &str = "SELECT refs, json FROM resource_version \
+     WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0 AND patient IS NULL";
 
 /// The sensitive-data categories this export leaves out (bit mask): those neither chosen by
 /// the caller nor permitted by an active Consent.

@@ -1,18 +1,41 @@
 //! The export writers: NDJSON (`ndjson`, `phr`) and the FHIR `document` Bundle, streamed to
-//! any `std::io::Write` in constant memory.
+//! any `std::io::Write` in constant memory, starting at once.
 //!
-//! Order (patient-centric, the same in both formats): the cover Composition, the Patient,
-//! Provenance, the shared resources the record references (so a streaming reader meets a
-//! reference's target before the reference), then the clinical record in chronological
-//! order (resources without a clinical date last). Stored JSON is written as stored — no
-//! parse, no re-serialisation. The cover page comes from [`super::cover`].
+//! Order (the same in both formats), chosen for a reader that may be cut off:
+//! 1. the cover Composition (bounded, see [`super::cover`]);
+//! 2. the Patient;
+//! 3. the summary a clinician reads first — allergies, problems, medications,
+//!    immunizations ([`SUMMARY_TYPES`]) — newest first;
+//! 4. the rest of the record newest first, resources without a clinical date last;
+//! 5. Provenance (the record's history, least needed at a counter).
+//!
+//! Shared resources (Practitioner, Organization, Location, Medication…) are written just
+//! before the first resource that references them, their own references first, so a
+//! streaming reader meets every shared target before its referrer; references between
+//! compartment resources may point forward (readers must tolerate that, as the IG says).
+//! Nothing is planned ahead: each part is one streaming query over the export index, so the
+//! first lines leave before the record has been read, and no line grows with the record.
+//! Stored JSON is written as stored — no parse, no re-serialisation — except attachments
+//! (see [`super::attachments`]).
 
 use super::attachments::Attachments;
-use super::select::{Plan, text};
+use super::contents::Contents;
+use super::select::{SHARED_LOOKUP, Scope, targets, text};
 use crate::error::Result;
+use crate::sensitivity;
 use crate::store::Store;
 use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
+
+/// The types of the summary written first (the IPS's core sections).
+pub(crate) const SUMMARY_TYPES: [&str; 5] = [
+    "AllergyIntolerance",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Immunization",
+];
 
 /// Receives the export's resources in order.
 pub(crate) trait Sink {
@@ -48,16 +71,18 @@ impl<W: Write> Sink for Ndjson<W> {
 }
 
 /// A `document` Bundle: `fullUrl`s are `<base>/<Type>/<id>`, so the stored relative
-/// references resolve inside the Bundle.
+/// references resolve inside the Bundle. Every entry after the cover is listed on the
+/// [`Contents`] pages, written between entries as pages fill.
 pub(crate) struct Bundle<W: Write> {
     out: W,
     base: String,
-    first: bool,
+    entries: u64,
+    contents: Contents,
 }
 
 impl<W: Write> Bundle<W> {
     /// Writes the Bundle's opening, up to the first entry.
-    pub fn begin(mut out: W, base: &str, id: &str, now: &str) -> Result<Self> {
+    pub fn begin(mut out: W, base: &str, id: &str, now: &str, contents: Contents) -> Result<Self> {
         let head = json!({
             "resourceType": "Bundle",
             "id": id,
@@ -72,29 +97,56 @@ impl<W: Write> Bundle<W> {
         Ok(Bundle {
             out,
             base: base.trim_end_matches('/').to_string(),
-            first: true,
+            entries: 0,
+            contents,
         })
     }
 
-    /// Closes the Bundle and returns the writer.
+    /// The id of the first contents page, for the cover.
+    pub fn first_page(&self) -> String {
+        self.contents.page_id(1)
+    }
+
+    /// Writes the last contents page, closes the Bundle and returns the writer.
     pub fn end(mut self) -> Result<W> {
+        self.page(false)?;
         self.out.write_all(b"]}\n")?;
         Ok(self.out)
     }
-}
 
-impl<W: Write> Sink for Bundle<W> {
-    fn start(&mut self, ty: &str, id: &str) -> Result<()> {
-        if !self.first {
+    fn open_entry(&mut self, ty: &str, id: &str) -> Result<()> {
+        if self.entries > 0 {
             self.out.write_all(b",")?;
         }
-        self.first = false;
+        self.entries += 1;
         write!(
             self.out,
             "{{\"fullUrl\":{},\"resource\":",
             json!(format!("{}/{ty}/{id}", self.base))
         )?;
         Ok(())
+    }
+
+    /// Writes the page being filled as an entry.
+    fn page(&mut self, more: bool) -> Result<()> {
+        let id = self.contents.page_id_current();
+        self.open_entry("List", &id)?;
+        self.contents.write_page(more, &mut self.out)?;
+        self.out.write_all(b"}")?;
+        Ok(())
+    }
+}
+
+impl<W: Write> Sink for Bundle<W> {
+    fn start(&mut self, ty: &str, id: &str) -> Result<()> {
+        if self.entries > 0 {
+            // Everything after the cover is listed.
+            if self.contents.is_full() {
+                self.page(true)?;
+            }
+            self.contents.add(ty, id);
+        }
+        self.open_entry(ty, id)
     }
     fn out(&mut self) -> &mut dyn Write {
         &mut self.out
@@ -105,79 +157,173 @@ impl<W: Write> Sink for Bundle<W> {
     }
 }
 
-/// Sends a stored resource to `sink`, rewriting its attachments when it has stored documents.
-fn send(
-    sink: &mut dyn Sink,
-    docs: &mut Attachments<'_>,
-    ty: &str,
-    id: &str,
-    json: &str,
-) -> Result<()> {
-    match docs.rewrite(id, json)? {
-        Some(rewritten) => sink.resource(ty, id, &rewritten),
-        None => sink.resource(ty, id, json),
+/// Where the stream goes and what it counts: the sink, documents to put back, the
+/// per-resource callback, and what was left out as sensitive.
+pub(crate) struct Output<'a, 's> {
+    pub sink: &'a mut dyn Sink,
+    pub docs: &'a mut Attachments<'s>,
+    pub tick: &'a mut dyn FnMut(&str) -> Result<()>,
+    pub excluded: BTreeMap<String, u64>,
+}
+
+impl Output<'_, '_> {
+    /// Sends a stored resource, rewriting its attachments when it has stored documents.
+    fn send(&mut self, ty: &str, id: &str, json: &str) -> Result<()> {
+        match self.docs.rewrite(id, json)? {
+            Some(rewritten) => self.sink.resource(ty, id, &rewritten)?,
+            None => self.sink.resource(ty, id, json)?,
+        }
+        (self.tick)(ty)
     }
 }
 
-/// Writes the cover page and every planned resource to `sink`, calling `tick` after each.
+/// Shared resources written so far (and those looked for and absent), so each goes out
+/// once, before its first referrer.
+struct Shared<'c> {
+    lookup: rusqlite::CachedStatement<'c>,
+    seen: HashSet<String>,
+    /// `Type/id` being looked for (reused: no allocation per reference).
+    key: String,
+}
+
+/// One shared resource waiting for its own targets to be written first.
+struct Pending {
+    ty: String,
+    id: String,
+    json: String,
+    refs: Vec<(String, String)>,
+}
+
+impl Shared<'_> {
+    /// Writes every shared resource that `refs` names and that is not out yet, each after
+    /// the shared resources it names in turn (depth-first, with an explicit stack).
+    fn write_targets<'r>(
+        &mut self,
+        scope: &Scope,
+        refs: impl Iterator<Item = (&'r str, &'r str)>,
+        out: &mut Output<'_, '_>,
+    ) -> Result<()> {
+        for (ty, id) in refs {
+            let Some(first) = self.fetch(scope, ty, id)? else {
+                continue;
+            };
+            let mut stack = vec![first];
+            while let Some(top) = stack.last_mut() {
+                if let Some((ty, id)) = top.refs.pop() {
+                    if let Some(next) = self.fetch(scope, &ty, &id)? {
+                        stack.push(next);
+                    }
+                    continue;
+                }
+                if let Some(done) = stack.pop() {
+                    out.send(&done.ty, &done.id, &done.json)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The shared resource `ty/id` when the export wants it and has not had it yet.
+    fn fetch(&mut self, scope: &Scope, ty: &str, id: &str) -> Result<Option<Pending>> {
+        if !scope.wants_shared(ty) {
+            return Ok(None);
+        }
+        self.key.clear();
+        self.key.push_str(ty);
+        self.key.push('/');
+        self.key.push_str(id);
+        if self.seen.contains(self.key.as_str()) {
+            return Ok(None);
+        }
+        self.seen.insert(self.key.clone());
+        let found: Option<(String, String)> = rusqlite::OptionalExtension::optional(
+            self.lookup
+                .query_row([id, ty], |r| Ok((r.get(0)?, r.get(1)?))),
+        )?;
+        Ok(found.map(|(refs, json)| {
+            let mut refs: Vec<(String, String)> = targets(&refs)
+                .map(|(t, i)| (t.to_string(), i.to_string()))
+                .collect();
+            refs.reverse(); // popped from the end: written in the order named
+            Pending {
+                ty: ty.to_string(),
+                id: id.to_string(),
+                json,
+                refs,
+            }
+        }))
+    }
+}
+
+/// Writes the cover page and the whole selection to `out.sink`, in the module's order.
 pub(crate) fn write_all(
     store: &Store,
-    plan: &Plan,
+    scope: &Scope,
     cover_id: &str,
     now: &str,
-    sink: &mut dyn Sink,
-    docs: &mut Attachments<'_>,
-    tick: &mut dyn FnMut(&str) -> Result<()>,
+    first_page: Option<&str>,
+    out: &mut Output<'_, '_>,
 ) -> Result<()> {
-    sink.start("Composition", cover_id)?;
-    super::cover::write(store, plan, cover_id, now, sink.out())?;
-    sink.finish()?;
-    tick("Composition")?;
-    sink.resource("Patient", &plan.patient, &plan.patient_json)?;
-    tick("Patient")?;
-    let mut shared = store.conn.prepare_cached(
-        "SELECT json FROM resource_version WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0",
-    )?;
-    let provenance = plan.provenance.iter().map(|id| ("Provenance", id.as_str()));
-    let shared_resources = plan
-        .shared
-        .iter()
-        .map(|(ty, id)| (ty.as_str(), id.as_str()));
-    for (ty, id) in provenance.chain(shared_resources) {
-        let json: String = shared.query_row([id, ty], |r| r.get(0))?;
-        send(sink, docs, ty, id, &json)?;
-        tick(ty)?;
+    out.sink.start("Composition", cover_id)?;
+    super::cover::write(&scope.patient, cover_id, now, first_page, out.sink.out())?;
+    out.sink.finish()?;
+    (out.tick)("Composition")?;
+    let mut shared = Shared {
+        lookup: store.conn.prepare_cached(SHARED_LOOKUP)?,
+        seen: HashSet::new(),
+        key: String::new(),
+    };
+    if let Ok(patient) = serde_json::from_str::<serde_json::Value>(&scope.patient_json) {
+        let named = crate::fhir::reference::literal_targets(&patient);
+        shared.write_targets(scope, named.iter().filter_map(|t| t.split_once('/')), out)?;
     }
-    emit(
-        store,
-        plan,
-        "AND type <> 'Provenance' AND date_start IS NOT NULL ORDER BY date_start, type, id",
-        sink,
-        docs,
-        tick,
-    )?;
-    emit(
-        store,
-        plan,
-        "AND type <> 'Provenance' AND date_start IS NULL ORDER BY type, id",
-        sink,
-        docs,
-        tick,
-    )
+    out.send("Patient", &scope.patient, &scope.patient_json)?;
+    // Two passes over the export index: the summary (noting the Provenance ids on the way,
+    // written last), then the rest. Each is read in index order, so neither sorts.
+    let summary = SUMMARY_TYPES.map(|t| format!("'{t}'")).join(",");
+    let order = "ORDER BY date_start DESC, type DESC, id DESC";
+    let mut provenance = Vec::new();
+    for (n, tail) in [
+        format!("AND type IN ({summary}, 'Provenance') {order}"),
+        format!("AND type NOT IN ({summary}, 'Provenance') {order}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let columns = if n == 0 {
+            // The summary pass reads JSON only for its own rows, not for Provenance's.
+            "type, id, refs, sensitive, CASE WHEN type = 'Provenance' THEN '' ELSE json END"
+        } else {
+            "type, id, refs, sensitive, json"
+        };
+        scope.each_row(store, columns, tail, |r| {
+            let mask: i64 = r.get(3)?;
+            if mask & scope.left_out != 0 {
+                for cat in sensitivity::categories(mask & scope.left_out) {
+                    *out.excluded.entry(cat.code().to_string()).or_insert(0) += 1;
+                }
+                return Ok(());
+            }
+            let ty = text(r, 0)?;
+            if ty == "Provenance" {
+                provenance.push(text(r, 1)?.to_string());
+                return Ok(());
+            }
+            shared.write_targets(scope, targets(text(r, 2)?), out)?;
+            out.send(ty, text(r, 1)?, text(r, 4)?)
+        })?;
+    }
+    // Provenance oldest first, as the record's history reads.
+    let mut lookup = store.conn.prepare_cached(CURRENT_LOOKUP)?;
+    for id in provenance.iter().rev() {
+        let (refs, json): (String, String) =
+            lookup.query_row([id.as_str(), "Provenance"], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        shared.write_targets(scope, targets(&refs), out)?;
+        out.send("Provenance", id, &json)?;
+    }
+    Ok(())
 }
 
-/// Streams the compartment rows matching `plan` plus `tail` (extra condition and order).
-fn emit(
-    store: &Store,
-    plan: &Plan,
-    tail: &str,
-    sink: &mut dyn Sink,
-    docs: &mut Attachments<'_>,
-    tick: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
-    plan.each_row(store, "type, id, json", tail, |r| {
-        let ty = text(r, 0)?;
-        send(sink, docs, ty, text(r, 1)?, text(r, 2)?)?;
-        tick(ty)
-    })
-}
+/// A current resource by `(id, type)`: its `refs`, then its JSON.
+const CURRENT_LOOKUP: &str = "SELECT refs, json FROM resource_version \
+     WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0";

@@ -427,17 +427,23 @@ fn drop_invalid_primitive_extensions(map: &mut Map<String, Value>, notes: &mut V
     }
 }
 
+/// True for the pages phrkit adds to an export to describe it: the cover Composition and
+/// the contents Lists. They are not part of the record.
 fn is_export_cover(value: &Value) -> bool {
-    crate::fhir::resource_type(value) == Some("Composition")
-        && value
-            .pointer("/meta/tag")
-            .and_then(Value::as_array)
-            .is_some_and(|tags| {
-                tags.iter().any(|t| {
-                    t.get("system").and_then(Value::as_str) == Some(PHRKIT_TAG_SYSTEM)
-                        && t.get("code").and_then(Value::as_str) == Some(EXPORT_COVER_TAG)
-                })
+    let code = match crate::fhir::resource_type(value) {
+        Some("Composition") => EXPORT_COVER_TAG,
+        Some("List") => crate::export::EXPORT_CONTENTS_TAG,
+        _ => return false,
+    };
+    value
+        .pointer("/meta/tag")
+        .and_then(Value::as_array)
+        .is_some_and(|tags| {
+            tags.iter().any(|t| {
+                t.get("system").and_then(Value::as_str) == Some(PHRKIT_TAG_SYSTEM)
+                    && t.get("code").and_then(Value::as_str) == Some(code)
             })
+        })
 }
 
 /// Computes the stored columns and the JSON text of a fully resolved resource, setting

@@ -158,7 +158,7 @@ impl NoteKind {
             NoteKind::Appended => "used an id already taken; stored under a new id (append)",
             NoteKind::EntryWithoutResource => "were Bundle entries without a resource; skipped",
             NoteKind::CoverPage => {
-                "were phrkit export cover pages (they describe an export, not the record); skipped"
+                "were phrkit export cover or contents pages (they describe an export, not the record); skipped"
             }
             NoteKind::Sender => "were information the sender put in an OperationOutcome",
         };

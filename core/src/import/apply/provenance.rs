@@ -17,8 +17,10 @@ use crate::import::report::SourceSummary;
 use crate::store::write;
 use serde_json::{Value, json};
 
-/// Most targets one Provenance lists; a larger group is split.
-const PROVENANCE_TARGETS: usize = 1000;
+/// Most targets one Provenance lists; a larger group is split. 500 keeps the line under
+/// 64 KB even with 64-character ids of the longest type names, so no exported line of
+/// phrkit's own grows past what a streaming reader holds at once.
+const PROVENANCE_TARGETS: usize = 500;
 /// Versions waiting to be listed before a batch of Provenance is written (1 MiB).
 pub(super) const UNLISTED_MAX: usize = 65_536;
 
