@@ -4,7 +4,7 @@
 //! in-process import twin) and exported in-process (timed) — both in child processes of
 //! `phrkit bench child`, as the other benchmarks do. Then `phrkit serve` runs as a child
 //! process on that store and the record is fetched over loopback HTTP as NDJSON (timed, body
-//! discarded); a second `phrkit serve` on an empty store receives the same file through
+//! discarded, the time until the first clinical line had arrived noted); a second `phrkit serve` on an empty store receives the same file through
 //! `$import` (timed until the report arrives). The servers' peak RSS (`VmHWM`) is read from
 //! `/proc` after each run: flat server memory means it does not grow with the record.
 //!
@@ -66,7 +66,7 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
             "export answered {}",
             response.status()
         );
-        let bytes = std::io::copy(&mut response.body_mut().as_reader(), &mut std::io::sink())?;
+        let (bytes, first_clinical) = read_lines(response.body_mut().as_reader(), start)?;
         let http_export = start.elapsed().as_secs_f64();
         let export_rss = server.peak_rss_mb();
         drop(server);
@@ -93,6 +93,7 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
         rows.push(vec![
             generated.resources.to_string(),
             format!("{:.1}", bytes as f64 / 1e6),
+            first_clinical.map_or("-".into(), |t| format!("{:.1}", t * 1e3)),
             format!("{local_export:.2}"),
             format!("{http_export:.2}"),
             format!("{:.2}x", http_export / local_export),
@@ -110,6 +111,7 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
         &[
             "resources",
             "MB",
+            "first clinical line ms",
             "export s",
             "HTTP s",
             "ratio",
@@ -122,6 +124,32 @@ pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {
         &rows,
     );
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Reads an NDJSON body to its end; returns its size and the seconds from `start` until the
+/// first clinical line (neither the cover, the Patient nor a shared resource) had arrived.
+fn read_lines(body: impl std::io::Read, start: Instant) -> anyhow::Result<(u64, Option<f64>)> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(64 << 10, body);
+    let mut line = Vec::new();
+    let (mut bytes, mut first) = (0u64, None);
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok((bytes, first));
+        }
+        bytes += n as u64;
+        if first.is_none() {
+            let v: serde_json::Value = serde_json::from_slice(&line)?;
+            let ty = v["resourceType"].as_str().unwrap_or_default();
+            if !matches!(ty, "Composition" | "Patient")
+                && !phrkit::fhir::compartment::is_shared_type(ty)
+            {
+                first = Some(start.elapsed().as_secs_f64());
+            }
+        }
+    }
 }
 
 fn agent() -> ureq::Agent {

@@ -161,6 +161,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         laptop.stats()?.documents,
         exported
     );
+    tampered_copy_is_refused(&sphr, &dir.join("tampered.sphr"), &passphrase)?;
 
     share_at_the_pharmacy(&phone, &dir)?;
     pull_from_a_server(&record, &dir)?;
@@ -299,6 +300,7 @@ fn pull_from_a_server(record: &std::path::Path, dir: &std::path::Path) -> anyhow
         "server on {} (FHIR operations need its Bearer token)",
         server.base_url
     );
+    first_lines(&server.base_url, &token, &patient)?;
     let mut tablet = Store::open(dir.join("tablet.db"))?;
     let params = [("patient", patient.as_str())];
     let report = phrkit::remote::pull(
@@ -316,6 +318,80 @@ fn pull_from_a_server(record: &std::path::Path, dir: &std::path::Path) -> anyhow
         report.import.summary()
     );
     server.shutdown();
+    Ok(())
+}
+
+/// Step 5, continued: a copy of the `.sphr` with a readable entry slipped in by someone
+/// without the passphrase is refused, and a fresh store stays empty.
+fn tampered_copy_is_refused(
+    sphr: &std::path::Path,
+    target: &std::path::Path,
+    passphrase: &phrkit::sphr::Secret,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(sphr)?)?;
+    let mut copy = zip::ZipWriter::new(std::fs::File::create(target)?);
+    let mut top = String::new();
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i)?;
+        if top.is_empty() {
+            top = entry
+                .name()?
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        copy.raw_copy_file(entry)?;
+    }
+    copy.start_file(
+        format!("{top}/added.phr"),
+        zip::write::SimpleFileOptions::default(),
+    )?;
+    copy.write_all(br#"{"resourceType":"AllergyIntolerance","id":"invented","patient":{"reference":"Patient/x"}}"#)?;
+    copy.finish()?;
+    let mut store = Store::open(target.with_extension("db"))?;
+    match import_files_with(
+        &mut store,
+        &[target.to_path_buf()],
+        &ImportOptions::default(),
+        Some(passphrase),
+    ) {
+        Err(e) => println!(
+            "a copy with an invented plaintext allergy slipped in: refused ({e}); {} resources written",
+            store.count(None)?
+        ),
+        Ok(_) => anyhow::bail!("a tampered .sphr was accepted"),
+    }
+    Ok(())
+}
+
+/// Step 7, first: the server's first lines, timed as a receiver sees them.
+fn first_lines(base: &str, token: &str, patient: &str) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let start = std::time::Instant::now();
+    let url = format!("{base}/Bundle/$phr-export?outputFormat=ndjson&patient={patient}");
+    let mut response = ureq::get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()?;
+    let mut lines = std::io::BufReader::new(response.body_mut().as_reader());
+    let mut line = String::new();
+    let cover = lines.read_line(&mut line)?;
+    loop {
+        line.clear();
+        if lines.read_line(&mut line)? == 0 {
+            anyhow::bail!("the export holds no clinical line");
+        }
+        let v: serde_json::Value = serde_json::from_str(&line)?;
+        let ty = v["resourceType"].as_str().unwrap_or_default();
+        if ty != "Patient" && !phrkit::fhir::compartment::is_shared_type(ty) {
+            println!(
+                "first lines: a {cover}-byte cover page, the Patient, then {ty} {:.1} ms after the request",
+                start.elapsed().as_secs_f64() * 1e3
+            );
+            break;
+        }
+    }
     Ok(())
 }
 
