@@ -67,7 +67,15 @@ impl Contents {
         if self.count > 0 {
             self.items.push(',');
         }
-        self.items.push_str(&item(&format!("{ty}/{id}")));
+        if super::writer::plain(ty) && super::writer::plain(id) {
+            self.items.push_str("{\"item\":{\"reference\":\"");
+            self.items.push_str(ty);
+            self.items.push('/');
+            self.items.push_str(id);
+            self.items.push_str("\"}}");
+        } else {
+            self.items.push_str(&item(&format!("{ty}/{id}")));
+        }
         self.count += 1;
     }
 

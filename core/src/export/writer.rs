@@ -22,6 +22,7 @@ use super::attachments::Attachments;
 use super::contents::Contents;
 use super::select::{SHARED_LOOKUP, Scope, targets, text};
 use crate::error::Result;
+use crate::fhir::attachment::mentions_stored_documents;
 use crate::sensitivity;
 use crate::store::Store;
 use serde_json::json;
@@ -47,9 +48,9 @@ pub(crate) trait Sink {
     fn finish(&mut self) -> Result<()>;
 
     /// Writes one resource's stored JSON text.
-    fn resource(&mut self, ty: &str, id: &str, json: &str) -> Result<()> {
+    fn resource(&mut self, ty: &str, id: &str, json: &[u8]) -> Result<()> {
         self.start(ty, id)?;
-        self.out().write_all(json.as_bytes())?;
+        self.out().write_all(json)?;
         self.finish()
     }
 }
@@ -119,11 +120,19 @@ impl<W: Write> Bundle<W> {
             self.out.write_all(b",")?;
         }
         self.entries += 1;
-        write!(
-            self.out,
-            "{{\"fullUrl\":{},\"resource\":",
-            json!(format!("{}/{ty}/{id}", self.base))
-        )?;
+        if plain(&self.base) && plain(ty) && plain(id) {
+            write!(
+                self.out,
+                "{{\"fullUrl\":\"{}/{ty}/{id}\",\"resource\":",
+                self.base
+            )?;
+        } else {
+            write!(
+                self.out,
+                "{{\"fullUrl\":{},\"resource\":",
+                json!(format!("{}/{ty}/{id}", self.base))
+            )?;
+        }
         Ok(())
     }
 
@@ -168,13 +177,28 @@ pub(crate) struct Output<'a, 's> {
 
 impl Output<'_, '_> {
     /// Sends a stored resource, rewriting its attachments when it has stored documents.
-    fn send(&mut self, ty: &str, id: &str, json: &str) -> Result<()> {
-        match self.docs.rewrite(id, json)? {
-            Some(rewritten) => self.sink.resource(ty, id, &rewritten)?,
+    fn send(&mut self, ty: &str, id: &str, json: &[u8]) -> Result<()> {
+        let rewritten = if mentions_stored_documents(json) {
+            let text = std::str::from_utf8(json)
+                .map_err(|_| crate::Error::Internal("stored JSON is not UTF-8".into()))?;
+            self.docs.rewrite(id, text)?
+        } else {
+            None
+        };
+        match rewritten {
+            Some(rewritten) => self.sink.resource(ty, id, rewritten.as_bytes())?,
             None => self.sink.resource(ty, id, json)?,
         }
         (self.tick)(ty)
     }
+}
+
+/// True when `s` needs no JSON escaping (what FHIR ids, type names and plain URLs are made
+/// of), so it can be written between quotes as it is.
+pub(crate) fn plain(s: &str) -> bool {
+    s.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'/' | b':' | b'_' | b'~' | b'%')
+    })
 }
 
 /// Shared resources written so far (and those looked for and absent), so each goes out
@@ -216,7 +240,7 @@ impl Shared<'_> {
                     continue;
                 }
                 if let Some(done) = stack.pop() {
-                    out.send(&done.ty, &done.id, &done.json)?;
+                    out.send(&done.ty, &done.id, done.json.as_bytes())?;
                 }
             }
         }
@@ -277,7 +301,7 @@ pub(crate) fn write_all(
         let named = crate::fhir::reference::literal_targets(&patient);
         shared.write_targets(scope, named.iter().filter_map(|t| t.split_once('/')), out)?;
     }
-    out.send("Patient", &scope.patient, &scope.patient_json)?;
+    out.send("Patient", &scope.patient, scope.patient_json.as_bytes())?;
     // Two passes over the export index: the summary (noting the Provenance ids on the way,
     // written last), then the rest. Each is read in index order, so neither sorts.
     let summary = SUMMARY_TYPES.map(|t| format!("'{t}'")).join(",");
@@ -310,7 +334,8 @@ pub(crate) fn write_all(
                 return Ok(());
             }
             shared.write_targets(scope, targets(text(r, 2)?), out)?;
-            out.send(ty, text(r, 1)?, text(r, 4)?)
+            let json = r.get_ref(4)?.as_bytes().map_err(rusqlite::Error::from)?;
+            out.send(ty, text(r, 1)?, json)
         })?;
     }
     // Provenance oldest first, as the record's history reads.
@@ -319,7 +344,7 @@ pub(crate) fn write_all(
         let (refs, json): (String, String) =
             lookup.query_row([id.as_str(), "Provenance"], |r| Ok((r.get(0)?, r.get(1)?)))?;
         shared.write_targets(scope, targets(&refs), out)?;
-        out.send("Provenance", id, &json)?;
+        out.send("Provenance", id, json.as_bytes())?;
     }
     Ok(())
 }

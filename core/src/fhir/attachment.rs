@@ -240,10 +240,10 @@ pub fn remove_stored_extension(att: &mut Map<String, Value>) {
 
 /// Cheap test on stored JSON text before parsing it (export asks it of every resource, so
 /// the searcher is built once).
-pub fn mentions_stored_documents(json: &str) -> bool {
+pub fn mentions_stored_documents(json: impl AsRef<[u8]>) -> bool {
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(STORED_DOCUMENT_EXT));
-    FINDER.find(json.as_bytes()).is_some()
+    FINDER.find(json.as_ref()).is_some()
 }
 
 /// The file name a `.sphr` gives the `n`-th (1-based) document of resource `id`.
