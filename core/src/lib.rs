@@ -16,6 +16,7 @@ pub mod generate;
 pub mod import;
 pub mod media;
 pub mod ndjson;
+pub mod private_files;
 pub mod progress;
 pub mod remote;
 pub mod sensitivity;

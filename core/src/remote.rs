@@ -112,6 +112,18 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Records and tokens travel over https only; plain http is for this machine (loopback).
+fn secure_transport(base_url: &str) -> Result<(), RemoteError> {
+    crate::shl::client::check_url(base_url).map_err(|_| {
+        crate::Error::param(
+            "base_url",
+            "a health record travels over https only (plain http to this machine's loopback \
+             address is allowed)",
+        )
+        .into()
+    })
+}
+
 fn endpoint(base_url: &str, path: &str, params: &[(&str, &str)]) -> String {
     let mut url = format!("{}{path}", base_url.trim_end_matches('/'));
     for (i, (k, v)) in params.iter().enumerate() {
@@ -178,6 +190,7 @@ pub fn pull(
             return Err(crate::Error::param("outputFormat", "a pull reads ndjson or phr").into());
         }
     }
+    secure_transport(base_url)?;
     let url = endpoint(base_url, "/Bundle/$phr-export", &params);
     let response = agent()
         .get(&url)
@@ -392,6 +405,7 @@ pub fn push(
         }
         (_, false) => None,
     };
+    secure_transport(base_url)?;
     let url = endpoint(base_url, "/Bundle/$import", params);
     let (tx, rx) = sync_channel::<Piece>(4);
     let auth = format!("Bearer {token}");
@@ -517,6 +531,38 @@ impl Read for PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_never_travel_over_plain_http_to_another_machine() {
+        for ok in [
+            "https://clinic.example/fhir",
+            "http://127.0.0.1:8080",
+            "http://localhost/x",
+            "http://[::1]:9/",
+        ] {
+            assert!(secure_transport(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://clinic.example/fhir",
+            "http://10.0.0.5",
+            "ftp://x",
+            "not a url",
+        ] {
+            assert!(secure_transport(bad).is_err(), "{bad}");
+        }
+        // Refused before anything is sent or stored.
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("s.db")).unwrap();
+        let r = pull(
+            &mut store,
+            "http://clinic.example",
+            "t",
+            &[],
+            &ImportOptions::default(),
+            &|_| {},
+        );
+        assert!(matches!(r, Err(RemoteError::Local(_))), "{r:?}");
+    }
 
     /// Yields `data` in small pieces, then fails.
     struct Failing {

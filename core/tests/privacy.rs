@@ -341,3 +341,42 @@ fn stock_sqlcipher_opens_an_encrypted_store_with_the_documented_settings() {
         "SQLCipher 4's default HMAC-SHA512 does not verify the pages"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn store_files_are_readable_by_their_owner_only_even_when_they_existed() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loose.db");
+    {
+        let mut s = Store::open(&path).unwrap();
+        import_default(
+            &mut s,
+            &ndjson(&[serde_json::json!({"resourceType": "Patient", "id": "p"})]),
+        );
+    }
+    // Someone (a copy, an old version) left the store and its WAL world-readable.
+    for f in [path.clone(), dir.path().join("loose.db-wal")] {
+        if f.exists() {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let mut s = Store::open(&path).unwrap();
+    import_default(
+        &mut s,
+        &ndjson(&[serde_json::json!({"resourceType": "Patient", "id": "q"})]),
+    );
+    assert_eq!(mode(&path), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let companion = dir.path().join(format!("loose.db{suffix}"));
+        assert!(
+            companion.exists(),
+            "{suffix} exists while the store is open"
+        );
+        assert_eq!(mode(&companion), 0o600, "{suffix}");
+    }
+    let copy = dir.path().join("copy.db");
+    s.backup_to(&copy).unwrap();
+    assert_eq!(mode(&copy), 0o600, "a backup is as private as the store");
+}

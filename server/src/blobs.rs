@@ -27,6 +27,7 @@ impl BlobStore {
     /// Use (creating if needed) the folder `dir`.
     pub fn open(dir: &Path) -> Result<BlobStore, ServerError> {
         fs::create_dir_all(dir)?;
+        phrkit::private_files::restrict_dir(dir)?;
         Ok(BlobStore {
             dir: dir.to_path_buf(),
         })

@@ -13,7 +13,9 @@
 //! Each file is either `embedded` (when its JWE fits the smaller of the client's
 //! `embeddedLengthMax` and the server cap) or given a `location` with a fresh single-use ticket,
 //! never both: kill-the-clipboard rejects an entry that has both. Every successful manifest or
-//! direct GET is logged as `(recipient, time)` for the sharer.
+//! direct GET is logged as `(recipient, time)` for the sharer; a direct GET that names no
+//! recipient is logged as [`UNNAMED`], so no access goes unrecorded. A `recipient` longer
+//! than [`MAX_RECIPIENT`] characters is refused (400): it is stored and shown to the sharer.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -47,6 +49,25 @@ pub(crate) struct RecipientQuery {
     recipient: Option<String>,
 }
 
+/// Longest `recipient` accepted, in characters.
+pub const MAX_RECIPIENT: usize = 200;
+
+/// What the access log says for a direct GET that named no recipient.
+pub const UNNAMED: &str = "(recipient not given)";
+
+/// The request's recipient, trimmed; `None` when absent or blank, 400 when too long.
+fn recipient_of(given: Option<String>) -> Result<Option<String>, ApiError> {
+    match given
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+    {
+        Some(r) if r.chars().count() > MAX_RECIPIENT => Err(ApiError::BadRequest(
+            "recipient is longer than 200 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
 /// `POST /api/shl/{id}`: the manifest → 200 `{files: [...]}`; 400, 401, 404, 429 as above.
 pub(crate) async fn manifest(
     State(state): State<HostState>,
@@ -54,10 +75,8 @@ pub(crate) async fn manifest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let request: ManifestRequest = json_body(body)?;
-    let recipient = request
-        .recipient
-        .filter(|recipient| !recipient.trim().is_empty())
-        .ok_or(ApiError::BadRequest("recipient is required"))?;
+    let recipient =
+        recipient_of(request.recipient)?.ok_or(ApiError::BadRequest("recipient is required"))?;
     let link = live_link(&state, id.clone()).await?;
     state
         .inner
@@ -142,7 +161,8 @@ pub(crate) async fn file(
 }
 
 /// `GET /api/shl/{id}?recipient=…` for a `U` link → 200 `application/jose` (its one file);
-/// 404 for other links. The recipient is optional (some clients omit it) and logged if given.
+/// 404 for other links. The recipient is optional (some clients omit it); every access is
+/// logged, as [`UNNAMED`] without one.
 pub(crate) async fn direct(
     State(state): State<HostState>,
     Path(id): Path<String>,
@@ -152,10 +172,8 @@ pub(crate) async fn direct(
     if !link.is_direct() {
         return Err(ApiError::NotFound);
     }
-    let recipient = query
-        .ok()
-        .and_then(|Query(q)| q.recipient)
-        .filter(|recipient| !recipient.trim().is_empty());
+    let recipient = recipient_of(query.ok().and_then(|Query(q)| q.recipient))?
+        .unwrap_or_else(|| UNNAMED.to_string());
     let blobs = state.inner.blobs.clone();
     let jwe = state
         .inner
@@ -165,7 +183,7 @@ pub(crate) async fn direct(
                 return Ok(None);
             };
             let jwe = blobs.get(&row.hash)?;
-            if let (Some(_), Some(recipient)) = (&jwe, recipient) {
+            if jwe.is_some() {
                 db::log_access(conn, link.pk, &recipient)?;
             }
             Ok(jwe)

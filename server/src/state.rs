@@ -54,6 +54,7 @@ impl HostState {
     /// I/O. Errors: the folder cannot be created, the database cannot be opened or is newer.
     pub fn open(config: &HostConfig, base_url: &str) -> Result<HostState, ServerError> {
         std::fs::create_dir_all(&config.data_dir)?;
+        phrkit::private_files::restrict_dir(&config.data_dir)?;
         if let Some(fhir) = &config.fhir {
             // Create or migrate the record store now, so a bad store fails the start.
             fhir.open_store()?;

@@ -67,3 +67,17 @@ fn public_url_is_used_in_links() {
     assert!(url.starts_with("https://shl.example.org/api/shl/"), "{url}");
     assert_eq!(url.len(), "https://shl.example.org/api/shl/".len() + 43);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_is_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = start(HostConfig::new(&data)).unwrap();
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    server.shutdown();
+}

@@ -153,7 +153,17 @@ fn u_flag_link_serves_its_file_by_get() {
         .iter()
         .map(|a| a["recipient"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["Oracle Org"]);
+    assert_eq!(
+        names,
+        ["Oracle Org", "(recipient not given)"],
+        "every access is logged, named or not"
+    );
+    let long = "x".repeat(201);
+    assert_eq!(
+        host.get(&format!("{}?recipient={long}", link.url)).status,
+        400
+    );
+    assert_eq!(host.manifest(&link, &long).status, 400);
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub struct HttpArgs {
     dir: Option<PathBuf>,
 }
 
-const TOKEN: &str = "bench-token-not-secret";
+const TOKEN: &str = "bench-token-not-secret-0123456789abcdef";
 
 /// `phrkit bench http`.
 pub fn run(a: HttpArgs) -> anyhow::Result<std::process::ExitCode> {

@@ -39,6 +39,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let (token, source, created) = if let Some(file) = &a.token_file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
+        if phrkit::private_files::readable_by_others(file) {
+            eprintln!(
+                "warning: {} is readable by other users of this machine; `chmod 600` it",
+                file.display()
+            );
+        }
         (ApiToken::new(&text)?, file.display().to_string(), false)
     } else if let Ok(env) = std::env::var("PHRKIT_TOKEN") {
         (ApiToken::new(&env)?, "PHRKIT_TOKEN".to_string(), false)

@@ -41,8 +41,12 @@ pub struct ShareArgs {
     /// Lifetime: 30m, 12h, 7d.
     #[arg(long)]
     pub expires: Option<String>,
-    /// One file fetched directly, without a manifest (flag U; no passcode).
+    /// One file fetched directly, without a manifest (flag U, "direct file"; no passcode).
+    /// Recipients may fetch it as long as the link lives; every fetch is logged.
     #[arg(long)]
+    pub direct_file: bool,
+    /// Renamed `--direct-file`: flag U is direct file access, not single use.
+    #[arg(long, hide = true)]
     pub single_use: bool,
     /// The content may change later (flag L).
     #[arg(long)]
@@ -142,17 +146,9 @@ fn parse_duration(s: &str) -> anyhow::Result<i64> {
 }
 
 /// Writes `contents` to `path` readable by the owner only.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    phrkit::private_files::write_private(path, contents)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `phrkit share`.
@@ -181,7 +177,13 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
         .map(parse_duration)
         .transpose()?
         .map(|s| phrkit::fhir::date::now_ms() / 1000 + s);
-    opts.direct_file = a.single_use;
+    if a.single_use {
+        anyhow::bail!(
+            "--single-use is now --direct-file: it sets flag U (direct file access), and a \
+             U link can be fetched again while it lives, so the old name promised too much"
+        );
+    }
+    opts.direct_file = a.direct_file;
     opts.long_term = a.long_term;
     opts.label = a.label.clone();
     opts.viewer = a.viewer.clone();
@@ -197,14 +199,14 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
     println!("{}", phrkit::shl::qr::terminal(uri)?);
     println!("{uri}");
     if let Some(p) = &a.qr_png {
-        std::fs::write(p, phrkit::shl::qr::png(uri, 8)?)?;
+        write_private(p, &phrkit::shl::qr::png(uri, 8)?)?;
     }
     if let Some(p) = &a.qr_svg {
-        std::fs::write(p, phrkit::shl::qr::svg(uri)?)?;
+        write_private(p, phrkit::shl::qr::svg(uri)?.as_bytes())?;
     }
     let handle = json!({"host": link.host, "id": link.id, "managementToken": link.management_token.expose(),
         "label": link.label, "exp": link.exp, "flag": link.flag, "patient": link.patient});
-    write_private(&a.manage_file, &handle.to_string())?;
+    write_private(&a.manage_file, handle.to_string().as_bytes())?;
     eprintln!(
         "shared {} file(s) as \"{}\"{}; management handle in {} (phrkit revoke / phrkit accesses)",
         link.files,

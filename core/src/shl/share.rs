@@ -196,7 +196,7 @@ impl Store {
         }
         if opts.direct_file && files.len() != 1 {
             return Err(Error::param(
-                "single_use",
+                "direct_file",
                 "a direct-file (U) link carries exactly one file",
             ));
         }

@@ -182,5 +182,6 @@ fn copy(
         .and_then(|_| conn.pragma_update(Some(into), "user_version", version));
     conn.execute_batch("DETACH DATABASE plain")?;
     copied?;
+    crate::private_files::restrict_store(to)?;
     Ok(())
 }

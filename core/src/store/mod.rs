@@ -146,6 +146,8 @@ impl Store {
             crypto::unlock(&conn, key)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Owner-only before SQLite creates the -wal/-shm files, which copy the store's mode.
+        crate::private_files::restrict_store(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -186,6 +188,7 @@ impl Store {
             .to_str()
             .ok_or_else(|| Error::InvalidInput("the backup path is not UTF-8".into()))?;
         self.conn.execute("VACUUM INTO ?1", [target])?;
+        crate::private_files::restrict_store(path)?;
         Ok(())
     }
 

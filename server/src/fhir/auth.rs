@@ -26,6 +26,9 @@ use crate::secrets::{random_token, sha256};
 /// Name of the token file inside the data folder.
 pub const TOKEN_FILE: &str = "token";
 
+/// Shortest API token accepted: guessing must not be an option (a generated token is 43).
+pub const MIN_TOKEN_CHARS: usize = 32;
+
 /// The API token. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
@@ -36,6 +39,12 @@ impl ApiToken {
         let token = token.trim();
         if token.is_empty() {
             return Err(ServerError::Config("the API token is empty"));
+        }
+        if token.chars().count() < MIN_TOKEN_CHARS {
+            return Err(ServerError::Config(
+                "the API token is shorter than 32 characters: too easy to guess \
+                 (`phrkit serve` makes a strong one when given none)",
+            ));
         }
         Ok(ApiToken(token.to_owned()))
     }
@@ -102,5 +111,19 @@ pub(crate) async fn require_bearer(
     match presented {
         Some(token) if state.config.token.matches(token) => next.run(request).await,
         _ => FhirError::Unauthorized.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tokens_are_refused_and_generated_ones_are_long_enough() {
+        assert!(ApiToken::new("").is_err());
+        assert!(ApiToken::new("hunter2-hunter2-hunter2").is_err());
+        assert!(ApiToken::new(&"x".repeat(MIN_TOKEN_CHARS)).is_ok());
+        let generated = ApiToken::generate().unwrap();
+        assert!(ApiToken::new(generated.expose()).is_ok());
     }
 }
