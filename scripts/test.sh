@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of phrkit on a fresh machine: installs what is missing, checks formatting
-# and lints, runs the Rust tests (unit, integration, fixtures) and the demo once.
+# and lints, runs the Rust tests (unit, integration, fixtures), the Kotlin SDK on a JVM, the demo
+# once, and the link viewer in headless Chromium.
 # One debug build is shared by all steps. Benchmarks are not run here (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 # tool:debian-package pairs the tests call
-for tool in 7z:p7zip-full zbarimg:zbar-tools rsvg-convert:librsvg2-bin; do
+for tool in 7z:p7zip-full zbarimg:zbar-tools rsvg-convert:librsvg2-bin chromium:chromium chromedriver:chromium-driver; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -19,6 +20,10 @@ fi
 if ! python3 -c "import jwcrypto" 2>/dev/null; then
   echo "== installing jwcrypto (PyPI)"
   python3 -m pip install -q "jwcrypto==1.6.1"
+fi
+if ! python3 -c "import selenium" 2>/dev/null; then
+  echo "== installing selenium (PyPI), the WebDriver client of the viewer tests"
+  python3 -m pip install -q "selenium==4.51.0"
 fi
 if [ ! -d tests/interop/node_modules/kill-the-clipboard ]; then
   echo "== installing kill-the-clipboard (npm)"
@@ -54,7 +59,16 @@ echo "== phrkit demo"
 cargo run -q -p phrkit-cli -- demo >target/demo-output.txt
 tail -n 3 target/demo-output.txt
 
+echo "== the viewer in headless Chromium"
+python3 tests/viewer/test_viewer.py 2>&1 | tee target/viewer-output.txt | grep -E '^(ok|FAIL|viewer)' || true
+if ! grep -q '^viewer: all passed$' target/viewer-output.txt; then
+  echo "viewer tests failed; full output in target/viewer-output.txt" >&2
+  tail -n 30 target/viewer-output.txt >&2
+  exit 1
+fi
+viewer_passed=$(grep -c '^ok ' target/viewer-output.txt)
+
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
 kotlin_passed=${kotlin_line%% passed*}
-echo "rust: ${passed} passed; kotlin: ${kotlin_passed} passed"
-echo "$((passed + kotlin_passed)) passed, 0 failed"
+echo "rust: ${passed} passed; kotlin: ${kotlin_passed} passed; viewer: ${viewer_passed} passed"
+echo "$((passed + kotlin_passed + viewer_passed)) passed, 0 failed"

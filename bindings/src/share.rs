@@ -95,9 +95,13 @@ pub struct ShareOptions {
     /// Shown to the recipient (at most 80 characters; the profile's label by default).
     #[uniffi(default = None)]
     pub label: Option<String>,
-    /// Wrap the link in this viewer URL (`https://viewer.example#shlink:/…`).
+    /// Wrap the link in this viewer URL (`https://viewer.example#shlink:/…`). Without one,
+    /// the host's own viewer (`<host>/view`) is used when it serves one.
     #[uniffi(default = None)]
     pub viewer_url: Option<String>,
+    /// A bare `shlink:/…` even when the host serves a viewer.
+    #[uniffi(default = false)]
+    pub bare_link: bool,
     /// Add the whole record as a `.sphr` (in a FHIR Binary) as a second file.
     #[uniffi(default = false)]
     pub include_sphr: bool,
@@ -269,6 +273,7 @@ impl PhrStore {
         core.direct_file = options.direct_file;
         core.label = options.label;
         core.viewer = options.viewer_url;
+        core.bare_link = options.bare_link;
         core.include_sphr = options.include_sphr;
         core.include_sensitive = crate::export::categories(&options.include_sensitive)?;
         let link = self.with(|store| Ok(store.share(&core)?))?;

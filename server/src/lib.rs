@@ -18,6 +18,7 @@
 //! | `POST /api/shl/{id}` | recipient | 200 manifest; 400, 401 `{remainingAttempts}`, 404, 429 |
 //! | `GET /api/shl/{id}/file/{hash}?ticket=` | recipient | 200 `application/jose`; 401, 404 |
 //! | `GET /api/shl/{id}?recipient=` | recipient of a `U` link | 200 `application/jose`; 404 |
+//! | `GET /view#shlink:/…` | anyone holding the link | 200 the viewer page (`viewer`) |
 //!
 //! Management calls answer 404 for an unknown id and 401 for a missing or wrong token.
 //!
@@ -50,6 +51,7 @@ mod secrets;
 mod state;
 mod throttle;
 mod tickets;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -68,6 +70,7 @@ pub use fhir::{
 pub use links::{DEFAULT_MAX_ATTEMPTS, SHL_CONTENT_TYPES};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{BLOB_DIR, DB_FILE, HostState};
+pub use viewer::VIEWER_PATH;
 
 /// The host's axum router (all routes above, plus the FHIR operations when configured, with
 /// CORS, no-store and logging middleware). Merge further routes into it before serving.
@@ -93,6 +96,7 @@ pub fn router(state: HostState) -> Router {
         )
         .route("/api/shl/{id}/file/{hash}", get(manifest::file))
         .route("/api/shl/{id}/accesses", get(links::accesses))
+        .merge(viewer::routes())
         .with_state(state);
     fhir.into_iter()
         .fold(shl, Router::merge)

@@ -235,10 +235,18 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
     opts.exp = Some(phrkit::fhir::date::now_ms() / 1000 + 3600);
     let link = phone.share(&opts)?;
     println!("{}", phrkit::shl::qr::terminal(link.uri.expose())?);
+    let uri = link.uri.expose();
+    let viewer = uri.split_once('#').map_or("", |(viewer, _)| viewer);
     println!(
         "{}… (passcode told in person: 2468; expires in 1 hour)",
-        &link.uri.expose()[..40]
+        &uri[..uri.len().min(60)]
     );
+    if !viewer.is_empty() {
+        println!(
+            "a phone camera opens it in the browser at {viewer}: the pharmacist types a name and \
+             the passcode, and the page decrypts and shows the record (no app needed)"
+        );
+    }
     let received = open_link(
         link.uri.expose(),
         "City Pharmacy",

@@ -57,7 +57,11 @@ pub struct ShareArgs {
     /// Shown to the recipient (≤ 80 characters).
     #[arg(long)]
     pub label: Option<String>,
-    /// Wrap the link in this viewer URL (`https://viewer.example/`).
+    /// A bare `shlink:/…` link even when the host serves a viewer page.
+    #[arg(long)]
+    pub bare: bool,
+    /// Wrap the link in this viewer URL (`https://viewer.example/`); by default the host's
+    /// own viewer (`<host>/view`) when it serves one.
     #[arg(long)]
     pub viewer: Option<String>,
     /// Also send the whole record as a .sphr.
@@ -187,6 +191,7 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
     opts.long_term = a.long_term;
     opts.label = a.label.clone();
     opts.viewer = a.viewer.clone();
+    opts.bare_link = a.bare;
     opts.include_sphr = a.include_sphr;
     opts.include_sensitive = sensitive_categories(a.include_sensitive.as_deref())?;
     if a.preview {

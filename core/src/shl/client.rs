@@ -177,6 +177,19 @@ impl HttpClient {
         Self::expect_ok(resp.status().as_u16())
     }
 
+    /// The host's viewer page (`<host>/view`) when it serves one, so links can open in any
+    /// phone's browser; `None` when it answers anything but an HTML page.
+    pub fn viewer(&self, host: &str) -> Option<String> {
+        let url = format!("{}/view", host.trim_end_matches('/'));
+        let resp = self.agent.get(&url).call().ok()?;
+        let html = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        (resp.status().as_u16() == 200 && html).then_some(url)
+    }
+
     /// Revokes link `id`: later manifest requests get 404.
     pub fn revoke(&self, host: &str, id: &str, token: &str) -> Result<(), ShlError> {
         let url = format!("{}/api/shl/{id}", host.trim_end_matches('/'));

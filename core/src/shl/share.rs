@@ -44,8 +44,12 @@ pub struct ShareOptions {
     pub direct_file: bool,
     /// Shown to the recipient (≤ 80 characters; defaults to the profile's).
     pub label: Option<String>,
-    /// Put the link behind this viewer URL (`https://viewer.example#shlink:/…`).
+    /// Put the link behind this viewer URL (`https://viewer.example#shlink:/…`). When
+    /// `None`, the host's own viewer (`<host>/view`) is used if it serves one, so a phone's
+    /// camera app opens the link in a browser.
     pub viewer: Option<String>,
+    /// A bare `shlink:/…` even when the host serves a viewer.
+    pub bare_link: bool,
     /// Add the whole record as a `.sphr` (inside a FHIR Binary) as a second file.
     pub include_sphr: bool,
     /// Sensitive categories the patient chose to share (all others are left out, unless an
@@ -66,6 +70,7 @@ impl ShareOptions {
             direct_file: false,
             label: None,
             viewer: None,
+            bare_link: false,
             include_sphr: false,
             include_sensitive: Vec::new(),
         }
@@ -239,7 +244,12 @@ impl Store {
             ..draft
         };
         payload.validate()?;
-        let uri = match &opts.viewer {
+        let viewer = match (&opts.viewer, opts.bare_link) {
+            (_, true) => None,
+            (Some(v), false) => Some(v.clone()),
+            (None, false) => client.viewer(&opts.host),
+        };
+        let uri = match &viewer {
             Some(v) => payload.encode_with_viewer(v),
             None => payload.encode(),
         };

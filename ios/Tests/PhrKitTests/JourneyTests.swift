@@ -54,7 +54,7 @@ final class JourneyTests: XCTestCase {
         XCTAssertTrue(exported.suggestedFileName.hasSuffix(".sphr"))
 
         let link = try first.share(options: ShareOptions(hostUrl: host, profile: .full, passcode: "4711", label: "Journey test"))
-        XCTAssertTrue(link.uri.hasPrefix("shlink:/"))
+        XCTAssertTrue(link.uri.contains("#shlink:/"))
         XCTAssertEqual(link.flag, "P")
         XCTAssertEqual(try qrPng(text: link.uri, modulePx: 4).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
 
