@@ -182,45 +182,6 @@ fn bundle_is_a_valid_document_with_resolvable_full_urls() {
     );
 }
 
-/// The entries of a document Bundle that no chain of references from its Composition
-/// reaches (Provenance aside, which documents may carry unreferenced).
-fn unreachable_from_cover(entries: &[Value]) -> Vec<String> {
-    let key = |r: &Value| {
-        format!(
-            "{}/{}",
-            r["resourceType"].as_str().unwrap(),
-            r["id"].as_str().unwrap()
-        )
-    };
-    let by_key: std::collections::BTreeMap<String, &Value> = entries
-        .iter()
-        .map(|e| (key(&e["resource"]), &e["resource"]))
-        .collect();
-    let mut reached = BTreeSet::new();
-    let mut queue = vec![key(&entries[0]["resource"])];
-    while let Some(k) = queue.pop() {
-        if !reached.insert(k.clone()) {
-            continue;
-        }
-        let Some(r) = by_key.get(&k) else { continue };
-        for_each_reference(r, &mut |reference| {
-            if let RefKind::Literal {
-                ty,
-                id,
-                absolute: false,
-            } = classify(reference)
-            {
-                queue.push(format!("{ty}/{id}"));
-            }
-        });
-    }
-    by_key
-        .keys()
-        .filter(|k| !reached.contains(*k) && !k.starts_with("Provenance/"))
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn two_patients_need_a_patient_and_never_leak() {
     let (_d, mut s) = store();

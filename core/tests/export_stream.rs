@@ -5,33 +5,13 @@
 mod common;
 
 use common::*;
-use phrkit::fhir::reference::{RefKind, classify, for_each_reference};
-use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
-use phrkit::{ExportRequest, ImportOptions, Store};
+use phrkit::{ExportRequest, Store};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 fn generated(resources: usize) -> (tempfile::TempDir, Store) {
-    let (d, mut s) = store();
-    let mut buf = Vec::new();
-    phrkit::generate::generate(
-        &phrkit::generate::GenerateOptions {
-            patients: 1,
-            resources_per_patient: resources,
-            seed: 3,
-            ..Default::default()
-        },
-        &mut buf,
-    )
-    .unwrap();
-    s.import(
-        vec![ImportSource::from_bytes("gen.phr", buf)],
-        &ImportOptions::default(),
-        &NoProgress,
-    )
-    .unwrap();
-    (d, s)
+    generated_store(1, resources, 3)
 }
 
 fn export(store: &Store, format: &str) -> Vec<u8> {
@@ -180,6 +160,13 @@ fn a_bundle_of_many_pages_is_a_valid_document_and_imports_without_its_pages() {
         entries.len()
     );
     // Every entry is reachable from the Composition, through the chain of pages.
+    let unreached = unreachable_from_cover(entries);
+    assert!(
+        unreached.is_empty(),
+        "{} unreached, e.g. {:?}",
+        unreached.len(),
+        unreached.first()
+    );
     let key = |r: &Value| {
         format!(
             "{}/{}",
@@ -187,35 +174,6 @@ fn a_bundle_of_many_pages_is_a_valid_document_and_imports_without_its_pages() {
             r["id"].as_str().unwrap()
         )
     };
-    let by_key: BTreeMap<String, &Value> = entries
-        .iter()
-        .map(|e| (key(&e["resource"]), &e["resource"]))
-        .collect();
-    let mut reached = BTreeSet::new();
-    let mut queue = vec![key(&entries[0]["resource"])];
-    while let Some(k) = queue.pop() {
-        if reached.insert(k.clone())
-            && let Some(r) = by_key.get(&k)
-        {
-            for_each_reference(r, &mut |reference| {
-                if let RefKind::Literal {
-                    ty,
-                    id,
-                    absolute: false,
-                } = classify(reference)
-                {
-                    queue.push(format!("{ty}/{id}"));
-                }
-            });
-        }
-    }
-    let unreached: Vec<&String> = by_key.keys().filter(|k| !reached.contains(*k)).collect();
-    assert!(
-        unreached.is_empty(),
-        "{} unreached, e.g. {:?}",
-        unreached.len(),
-        unreached.first()
-    );
     // Each page is written after the entries it lists.
     let position: BTreeMap<String, usize> = entries
         .iter()

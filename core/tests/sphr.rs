@@ -24,26 +24,8 @@ fn import_sphr(
     store.import(vec![src], opts, &NoProgress)
 }
 
-fn generated_store(patients: usize, per_patient: usize) -> (tempfile::TempDir, Store) {
-    let (d, mut s) = store();
-    let mut buf = Vec::new();
-    phrkit::generate::generate(
-        &phrkit::generate::GenerateOptions {
-            patients,
-            resources_per_patient: per_patient,
-            seed: 11,
-            ..Default::default()
-        },
-        &mut buf,
-    )
-    .unwrap();
-    s.import(
-        vec![ImportSource::from_bytes("gen.phr", buf)],
-        &ImportOptions::default(),
-        &NoProgress,
-    )
-    .unwrap();
-    (d, s)
+fn generated(patients: usize, per_patient: usize) -> (tempfile::TempDir, Store) {
+    generated_store(patients, per_patient, 11)
 }
 
 fn export_sphr(
@@ -97,7 +79,7 @@ fn william_sim_imports_with_both_images() {
 
 #[test]
 fn encrypted_export_round_trips_with_documents() {
-    let (_d, a) = generated_store(1, 400);
+    let (_d, a) = generated(1, 400);
     let (bytes, summary) = export_sphr(&a, None, true);
     let pw = summary.passphrase.clone().expect("a generated passphrase");
     assert!(summary.documents > 0, "the generator attaches PDFs");
@@ -152,7 +134,7 @@ fn encrypted_export_round_trips_with_documents() {
 
 #[test]
 fn wrong_or_missing_passphrase_is_its_own_error_and_writes_nothing() {
-    let (_d, a) = generated_store(1, 60);
+    let (_d, a) = generated(1, 60);
     let (bytes, _) = export_sphr(&a, Some("correct horse"), true);
     let (_d2, mut b) = store();
     assert!(matches!(
@@ -268,7 +250,7 @@ fn guards_refuse_unsafe_archives_and_write_nothing() {
 
 #[test]
 fn truncated_and_corrupted_archives_import_nothing() {
-    let (_d, a) = generated_store(1, 200);
+    let (_d, a) = generated(1, 200);
     let (bytes, _) = export_sphr(&a, None, false);
     let (_d2, mut b) = store();
     let cut = bytes[..bytes.len() / 2].to_vec();
@@ -333,7 +315,7 @@ fn seven_zip() -> Option<&'static str> {
 #[test]
 fn seven_zip_reads_our_archives_and_we_read_its() {
     let Some(sz) = seven_zip() else { return };
-    let (_d, a) = generated_store(1, 150);
+    let (_d, a) = generated(1, 150);
     let dir = tempfile::tempdir().unwrap();
     let twin_path = dir.path().join("twin.db");
     a.backup_to(&twin_path).unwrap();

@@ -14,24 +14,7 @@ const PASS: &str = "correct horse battery staple";
 
 /// A store with one generated patient (with documents) and its encrypted `.sphr` export.
 fn encrypted_export() -> (tempfile::TempDir, Vec<u8>, u64) {
-    let (d, mut s) = store();
-    let mut buf = Vec::new();
-    phrkit::generate::generate(
-        &phrkit::generate::GenerateOptions {
-            patients: 1,
-            resources_per_patient: 600,
-            seed: 5,
-            ..Default::default()
-        },
-        &mut buf,
-    )
-    .unwrap();
-    s.import(
-        vec![ImportSource::from_bytes("gen.phr", buf)],
-        &ImportOptions::default(),
-        &NoProgress,
-    )
-    .unwrap();
+    let (d, s) = generated_store(1, 600, 5);
     let mut req = ExportRequest::from_params([("outputFormat", "sphr")]).unwrap();
     req.passphrase = Some(Secret::new(PASS));
     let mut out = Vec::new();

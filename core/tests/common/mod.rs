@@ -70,3 +70,70 @@ pub fn ndjson(values: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A fresh store holding a generated record (`patients` × `per_patient`, `seed`).
+pub fn generated_store(
+    patients: usize,
+    per_patient: usize,
+    seed: u64,
+) -> (tempfile::TempDir, Store) {
+    let (d, mut s) = store();
+    let mut buf = Vec::new();
+    phrkit::generate::generate(
+        &phrkit::generate::GenerateOptions {
+            patients,
+            resources_per_patient: per_patient,
+            seed,
+            ..Default::default()
+        },
+        &mut buf,
+    )
+    .expect("generate");
+    s.import(
+        vec![ImportSource::from_bytes("gen.phr", buf)],
+        &ImportOptions::default(),
+        &NoProgress,
+    )
+    .expect("import the generated record");
+    (d, s)
+}
+
+/// The entries of a document Bundle that no chain of references from its Composition (the
+/// first entry) reaches, Provenance aside (documents may carry it unreferenced).
+pub fn unreachable_from_cover(entries: &[Value]) -> Vec<String> {
+    use phrkit::fhir::reference::{RefKind, classify, for_each_reference};
+    let key = |r: &Value| {
+        format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap_or_default(),
+            r["id"].as_str().unwrap_or_default()
+        )
+    };
+    let by_key: std::collections::BTreeMap<String, &Value> = entries
+        .iter()
+        .map(|e| (key(&e["resource"]), &e["resource"]))
+        .collect();
+    let mut reached = std::collections::BTreeSet::new();
+    let mut queue = vec![key(&entries[0]["resource"])];
+    while let Some(k) = queue.pop() {
+        if !reached.insert(k.clone()) {
+            continue;
+        }
+        let Some(r) = by_key.get(&k) else { continue };
+        for_each_reference(r, &mut |reference| {
+            if let RefKind::Literal {
+                ty,
+                id,
+                absolute: false,
+            } = classify(reference)
+            {
+                queue.push(format!("{ty}/{id}"));
+            }
+        });
+    }
+    by_key
+        .keys()
+        .filter(|k| !reached.contains(*k) && !k.starts_with("Provenance/"))
+        .cloned()
+        .collect()
+}
