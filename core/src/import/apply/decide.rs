@@ -21,6 +21,19 @@ pub(super) enum Decision {
     Fail,
 }
 
+impl Decision {
+    /// `(replace, why)`; policy `fail` aborts the run with `what` said.
+    pub(super) fn resolve(self, what: &str) -> crate::error::Result<(bool, &'static str)> {
+        match self {
+            Decision::Fail => Err(crate::error::Error::ImportAborted(format!(
+                "{what} (conflict policy fail)"
+            ))),
+            Decision::Replace(why) => Ok((true, why)),
+            Decision::Keep(why) => Ok((false, why)),
+        }
+    }
+}
+
 /// An incoming version against the stored one of an earlier import. `stored` is the stored
 /// version's source `meta.lastUpdated`, or else when it was stored (epoch ms).
 pub(super) fn against_store(

@@ -2,7 +2,7 @@
 //! of an earlier line, an earlier stored version, or in conflict with the store — and by
 //! business identifier, the same as a stored resource under another id?
 
-use super::decide::{self, Decision};
+use super::decide;
 use super::{Applier, keep_source_meta, parsed};
 use crate::error::{Error, Result};
 use crate::import::Strategy;
@@ -150,15 +150,8 @@ impl Applier<'_> {
             c.ty, c.id
         );
         let (replace, why) =
-            match decide::later_line(self.opts.conflict, d.source_updated, e.source_updated) {
-                Decision::Fail => {
-                    return Err(Error::ImportAborted(format!(
-                        "{what} (conflict policy fail)"
-                    )));
-                }
-                Decision::Replace(why) => (true, why),
-                Decision::Keep(why) => (false, why),
-            };
+            decide::later_line(self.opts.conflict, d.source_updated, e.source_updated)
+                .resolve(&what)?;
         if replace {
             let version = e.version + 1;
             self.note(NoteKind::LaterVersion, "conflict", line, &location, || {
@@ -198,15 +191,8 @@ impl Applier<'_> {
         );
         let stored_time = e.source_updated.unwrap_or(e.last_updated);
         let (replace, why) =
-            match decide::against_store(self.opts.conflict, d.source_updated, stored_time) {
-                Decision::Fail => {
-                    return Err(Error::ImportAborted(format!(
-                        "{what} (conflict policy fail)"
-                    )));
-                }
-                Decision::Replace(why) => (true, why),
-                Decision::Keep(why) => (false, why),
-            };
+            decide::against_store(self.opts.conflict, d.source_updated, stored_time)
+                .resolve(&what)?;
         if replace {
             let version = e.version + 1;
             self.note(
