@@ -287,12 +287,15 @@ fn every_export_leaves_exactly_one_audit_event_and_the_log_travels() {
     );
 
     let mut req = ExportRequest::from_params([("outputFormat", "sphr")]).unwrap();
-    req.passphrase = Some(Secret::new("pw"));
+    req.passphrase = Some(Secret::new("pale violet tractor ledger"));
     let mut zip = Vec::new();
     s.export(&req, &mut zip, &NoProgress).unwrap();
     let (_d2, mut b) = store();
     b.import(
-        vec![ImportSource::from_bytes("x.sphr", zip).with_passphrase(Some(Secret::new("pw")))],
+        vec![
+            ImportSource::from_bytes("x.sphr", zip)
+                .with_passphrase(Some(Secret::new("pale violet tractor ledger"))),
+        ],
         &ImportOptions::default(),
         &NoProgress,
     )

@@ -15,7 +15,7 @@ class ErrorMappingTest {
 
     @Test
     fun `wrong passphrase and passphrase required`() {
-        val file = encryptedSphr("right one")
+        val file = encryptedSphr("right one, mauve lantern")
         val store = newStore()
         val wrong = assertFailsWith<PhrException.WrongPassphrase> { store.importFile(file.path, passphrase = "wrong one") }
         assertEquals("wrong passphrase for this .sphr archive", wrong.reason)

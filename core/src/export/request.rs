@@ -121,6 +121,18 @@ impl ExportRequest {
         {
             return Err(Error::param("start", "is after `end`"));
         }
+        if self.format == OutputFormat::Sphr
+            && self.encrypt
+            && let Some(p) = &self.passphrase
+            && !p.expose().is_empty()
+            && !strong_enough(p.expose())
+        {
+            return Err(Error::param(
+                "passphrase",
+                "is too easy to guess: use four or more unrelated words, or leave it out and \
+                 phrkit generates a strong one",
+            ));
+        }
         Ok(())
     }
 
@@ -153,6 +165,13 @@ fn parse_patient(value: &str) -> Result<String> {
     } else {
         Err(Error::param("patient", "expected Patient/<id>"))
     }
+}
+
+/// True when zxcvbn estimates `passphrase` takes at least ~10^8 guesses (its score 3, "safely
+/// unguessable: moderate protection from offline slow-hash scenario"): a `.sphr` travels,
+/// and anyone who holds the file can try passphrases offline for as long as they like.
+pub fn strong_enough(passphrase: &str) -> bool {
+    zxcvbn::zxcvbn(passphrase, &[]).score() >= zxcvbn::Score::Three
 }
 
 #[cfg(test)]
@@ -225,5 +244,25 @@ mod tests {
             err_name(ExportRequest::from_params([("colour", "red")])),
             "colour"
         );
+    }
+
+    #[test]
+    fn chosen_sphr_passphrases_must_be_hard_to_guess() {
+        let mut r = ExportRequest::from_params([("outputFormat", "sphr")]).unwrap();
+        for weak in ["swordfish", "password1", "benchmark"] {
+            r.passphrase = Some(crate::sphr::Secret::new(weak));
+            let err = r.check().unwrap_err().to_string();
+            assert!(
+                err.contains("too easy to guess") && !err.contains(weak),
+                "{err}"
+            );
+        }
+        r.passphrase = Some(crate::sphr::Secret::new("correct horse battery staple"));
+        assert!(r.check().is_ok());
+        r.passphrase = Some(crate::sphr::generate_passphrase().unwrap());
+        assert!(r.check().is_ok(), "generated passphrases pass");
+        r.passphrase = Some(crate::sphr::Secret::new("swordfish"));
+        r.encrypt = false;
+        assert!(r.check().is_ok(), "no passphrase is used for a plain zip");
     }
 }
