@@ -185,7 +185,9 @@ fn from_shl(e: ShlError, reason: String) -> PhrError {
             reason,
             remaining_attempts,
         },
-        ShlError::Network(_) | ShlError::Host { .. } => PhrError::Network { reason },
+        ShlError::Network(_) | ShlError::Host { .. } | ShlError::BadManifest(_) => {
+            PhrError::Network { reason }
+        }
         ShlError::Random | ShlError::EncryptionFailed => PhrError::Internal { reason },
         ShlError::InvalidLink(_)
         | ShlError::InvalidPayload(_)

@@ -85,6 +85,11 @@ fn network(e: ureq::Error) -> ShlError {
     ShlError::Network(describe(&e))
 }
 
+/// Most files one link's manifest may list.
+pub const MAX_FILES: usize = 100;
+/// Largest manifest read, bytes (embedded files are at most `embeddedLengthMax` each).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
 /// Refuses URLs that are not https, except loopback hosts.
 pub fn check_url(url: &str) -> Result<(), ShlError> {
     let uri: ureq::http::Uri = url
@@ -124,6 +129,9 @@ impl HttpClient {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
+            // A redirect could lead a link's capability URL (and the recipient's name) to
+            // another host, or from https to http: never followed.
+            .max_redirects(0)
             .build();
         HttpClient {
             agent: ureq::Agent::new_with_config(config),
@@ -250,9 +258,21 @@ impl HttpClient {
                 .send_json(&body)
                 .map_err(network)?;
             let status = resp.status().as_u16();
+            if status == 200 {
+                // Not JSON, or cut short: an error, never "a manifest of 0 files".
+                let text = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_MANIFEST_BYTES)
+                    .read_to_string()
+                    .map_err(|e| {
+                        ShlError::BadManifest(format!("cannot read it ({})", describe(&e)))
+                    })?;
+                break serde_json::from_str::<Value>(&text)
+                    .map_err(|_| ShlError::BadManifest("not JSON".into()))?;
+            }
             let json: Value = resp.body_mut().read_json().unwrap_or(Value::Null);
             match status {
-                200 => break json,
                 401 | 403 if passcode.is_none() => {
                     return Err(ShlError::PasscodeRequired {
                         remaining_attempts: remaining(&json),
@@ -284,7 +304,14 @@ impl HttpClient {
             .get("files")
             .and_then(Value::as_array)
             .cloned()
-            .unwrap_or_default();
+            .ok_or_else(|| ShlError::BadManifest("no `files` list".into()))?;
+        if files.len() > MAX_FILES {
+            return Err(ShlError::BadManifest(format!(
+                "{} files, more than the {MAX_FILES} a link may carry",
+                files.len()
+            )));
+        }
+        let mut total = 0usize;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
             let content_type = f
@@ -302,9 +329,15 @@ impl HttpClient {
                     Self::expect_ok(resp.status().as_u16())?;
                     read_limited(&mut resp, max_plaintext)?
                 }
-                (None, None) => return Err(ShlError::Host { status: 200 }),
+                (None, None) => {
+                    return Err(ShlError::BadManifest(
+                        "a file with neither `embedded` nor `location`".into(),
+                    ));
+                }
             };
-            out.push(decrypt_file(&jwe, &key, content_type, max_plaintext)?);
+            let file = decrypt_file(&jwe, &key, content_type, max_plaintext - total)?;
+            total += file.bytes.len();
+            out.push(file);
         }
         Ok(out)
     }
@@ -330,8 +363,18 @@ fn decrypt_file(
     max: usize,
 ) -> Result<ReceivedFile, ShlError> {
     let d = super::jwe::decrypt(jwe, key, max)?;
-    let content_type = manifest_type
-        .or(d.content_type)
+    // The JWE's `cty` is covered by its authentication tag; the manifest's is not. It wins,
+    // and a manifest that says otherwise is refused.
+    if let (Some(cty), Some(listed)) = (&d.content_type, &manifest_type)
+        && !cty.eq_ignore_ascii_case(listed)
+    {
+        return Err(ShlError::BadManifest(format!(
+            "it lists a file as {listed} but the file itself says {cty}"
+        )));
+    }
+    let content_type = d
+        .content_type
+        .or(manifest_type)
         .unwrap_or_else(|| sniff(&d.plaintext));
     Ok(ReceivedFile {
         content_type,

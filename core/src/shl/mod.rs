@@ -117,6 +117,10 @@ pub enum ShlError {
     /// The file's content type is not one phrkit can use.
     #[error("unsupported SHL content: {0}")]
     UnsupportedContent(String),
+    /// The host's answer to a manifest request is not a usable manifest (not JSON, cut short,
+    /// no `files` list, too many files, a file with neither `embedded` nor `location`).
+    #[error("the link host sent an unusable manifest: {0}")]
+    BadManifest(String),
 }
 
 fn attempts(remaining: &Option<u32>) -> String {
