@@ -202,33 +202,41 @@ impl Store {
                 }
                 Ok(())
             };
-            let excluded = if format == OutputFormat::Bundle {
-                let bundle_id = derived_id(&scope.patient, now_ms, "bundle");
-                let contents = contents::Contents::new(&scope.patient, &now, now_ms);
-                let mut sink =
-                    writer::Bundle::begin(&mut counter, &req.base_url, &bundle_id, &now, contents)?;
-                let first_page = sink.first_page();
-                let mut out = writer::Output {
-                    sink: &mut sink,
-                    docs: &mut docs,
-                    tick: &mut tick,
-                    excluded: BTreeMap::new(),
+            let (mut bundle, mut ndjson) = (None, None);
+            let (sink, first_page): (&mut dyn writer::Sink, Option<String>) =
+                if format == OutputFormat::Bundle {
+                    let bundle_id = derived_id(&scope.patient, now_ms, "bundle");
+                    let contents = contents::Contents::new(&scope.patient, &now, now_ms);
+                    let b = bundle.insert(writer::Bundle::begin(
+                        &mut counter,
+                        &req.base_url,
+                        &bundle_id,
+                        &now,
+                        contents,
+                    )?);
+                    let first = b.first_page();
+                    (b, Some(first))
+                } else {
+                    (ndjson.insert(writer::Ndjson(&mut counter)), None)
                 };
-                writer::write_all(self, &scope, &cover_id, &now, Some(&first_page), &mut out)?;
-                let excluded = out.excluded;
-                sink.end()?;
-                excluded
-            } else {
-                let mut sink = writer::Ndjson(&mut counter);
-                let mut out = writer::Output {
-                    sink: &mut sink,
-                    docs: &mut docs,
-                    tick: &mut tick,
-                    excluded: BTreeMap::new(),
-                };
-                writer::write_all(self, &scope, &cover_id, &now, None, &mut out)?;
-                out.excluded
+            let mut out = writer::Output {
+                sink,
+                docs: &mut docs,
+                tick: &mut tick,
+                excluded: BTreeMap::new(),
             };
+            writer::write_all(
+                self,
+                &scope,
+                &cover_id,
+                &now,
+                first_page.as_deref(),
+                &mut out,
+            )?;
+            let excluded = out.excluded;
+            if let Some(b) = bundle {
+                b.end()?;
+            }
             report(written, Some(written))?;
             excluded
         };

@@ -38,6 +38,18 @@ impl Scope {
         is_shared_type(ty) && (self.types.is_empty() || self.types.iter().any(|t| t == ty))
     }
 
+    /// True when a row whose `sensitive` column is `mask` stays out of the export; it is then
+    /// counted in `excluded` under each category that keeps it out.
+    pub fn leaves_out(&self, mask: i64, excluded: &mut BTreeMap<String, u64>) -> bool {
+        if mask & self.left_out == 0 {
+            return false;
+        }
+        for cat in sensitivity::categories(mask & self.left_out) {
+            *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
+        }
+        true
+    }
+
     /// Runs `SELECT {columns} FROM resource_version WHERE <the condition> {tail}` and calls
     /// `f` with each row.
     pub(crate) fn each_row(
@@ -160,18 +172,13 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
     let mut enqueue = |refs: &str, queue: &mut VecDeque<String>| {
         for (ty, id) in targets(refs) {
             let target = format!("{ty}/{id}");
-            if scope.wants_shared(ty) && !seen.contains(&target) {
-                seen.insert(target.clone());
+            if scope.wants_shared(ty) && seen.insert(target.clone()) {
                 queue.push_back(target);
             }
         }
     };
     scope.each_row(store, "type, refs, sensitive", "", |r| {
-        let mask: i64 = r.get(2)?;
-        if mask & left_out != 0 {
-            for cat in sensitivity::categories(mask & left_out) {
-                *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
-            }
+        if scope.leaves_out(r.get(2)?, &mut excluded) {
             return Ok(());
         }
         let ty = text(r, 0)?;

@@ -23,7 +23,6 @@ use super::contents::Contents;
 use super::select::{SHARED_LOOKUP, Scope, targets, text};
 use crate::error::Result;
 use crate::fhir::attachment::mentions_stored_documents;
-use crate::sensitivity;
 use crate::store::Store;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -321,11 +320,7 @@ pub(crate) fn write_all(
             "type, id, refs, sensitive, json"
         };
         scope.each_row(store, columns, tail, |r| {
-            let mask: i64 = r.get(3)?;
-            if mask & scope.left_out != 0 {
-                for cat in sensitivity::categories(mask & scope.left_out) {
-                    *out.excluded.entry(cat.code().to_string()).or_insert(0) += 1;
-                }
+            if scope.leaves_out(r.get(3)?, &mut out.excluded) {
                 return Ok(());
             }
             let ty = text(r, 0)?;
