@@ -58,6 +58,11 @@ echo "== Swift bindings"
 echo "== phrkit demo"
 cargo run -q -p phrkit-cli -- demo >target/demo-output.txt
 tail -n 3 target/demo-output.txt
+# The pharmacy step must show current prescriptions (the headline use case).
+if ! grep -q '^  prescription: ' target/demo-output.txt; then
+  echo "the demo's pharmacy link carried no prescriptions; see target/demo-output.txt" >&2
+  exit 1
+fi
 
 echo "== the viewer in headless Chromium"
 python3 tests/viewer/test_viewer.py 2>&1 | tee target/viewer-output.txt | grep -E '^(ok|FAIL|viewer)' || true

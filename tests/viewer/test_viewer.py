@@ -145,6 +145,11 @@ def main():
          "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
          "reaction": [{"manifestation": [{"text": "Hives"}], "severity": "moderate"}]},
     ]
+    # The generator's own current prescriptions must show too.
+    prescribed = [label_of(r["medicationCodeableConcept"]) for r in lines
+                  if r["resourceType"] == "MedicationRequest" and r["status"] == "active"
+                  and r["subject"]["reference"] == f"Patient/{pid}"]
+    assert prescribed, "the generated patient has no current prescription"
     with open(record, "a") as f:
         for r in extra:
             f.write(json.dumps(r) + "\n")
@@ -164,6 +169,8 @@ def main():
             body = d.find_element(By.TAG_NAME, "body").text
             assert "Lisinopril 10 mg tablet" in body and "1 tablet daily" in body, body[:500]
             assert "criticality high" in body and "Hives" in body
+            for drug in prescribed:
+                assert drug in body, (drug, body[:500])
             d.save_screenshot(str(SHOTS / "summary.png"))
             assert d.execute_script("return localStorage.length + sessionStorage.length") == 0
 

@@ -51,7 +51,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &GenerateOptions {
             patients: a.patients,
             resources_per_patient: a.resources_per_patient,
-            seed: 7,
+            // The journey follows the first patient; this seed's takes two maintenance drugs
+            // and has allergies, so the pharmacy in step 6 has something to read.
+            seed: 24,
             ..Default::default()
         },
         &mut w,
@@ -218,6 +220,25 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the current prescriptions a pharmacy received: drug and dosage, one per line.
+fn print_prescriptions(pharmacy: &Store) -> anyhow::Result<()> {
+    let search = phrkit::store::Search {
+        types: vec!["MedicationRequest".into()],
+        ..Default::default()
+    };
+    for r in pharmacy.search(&search)? {
+        let v: serde_json::Value = serde_json::from_str(&r.json)?;
+        let drug = &v["medicationCodeableConcept"];
+        let name = drug["text"]
+            .as_str()
+            .or_else(|| drug["coding"][0]["display"].as_str())
+            .unwrap_or("(unnamed drug)");
+        let dosage = v["dosageInstruction"][0]["text"].as_str().unwrap_or("");
+        println!("  prescription: {name} — {dosage}");
+    }
+    Ok(())
+}
+
 /// Step 6: a SMART Health Link through a host on this machine, opened as a pharmacy would.
 fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result<()> {
     step(
@@ -258,6 +279,7 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
     for (ty, n) in pharmacy.stats()?.by_type {
         println!("  {ty:<20} {n}");
     }
+    print_prescriptions(&pharmacy)?;
     phone.sync_accesses(&link)?;
     phone.revoke_link(&link)?;
     println!("the patient's access log (phrkit log), newest first:");

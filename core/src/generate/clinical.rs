@@ -15,7 +15,7 @@ use super::codes::{
 };
 use super::encounter::Enc;
 use super::json::{Coding, Concept, Ref};
-use super::people::Person;
+use super::people::{Person, Review};
 use super::time::{DAY, TODAY, civil_from_days, fmt_date};
 use super::{Gen, emit};
 
@@ -74,7 +74,9 @@ impl<W: Write> Gen<W> {
         Ok(Some(id))
     }
 
-    /// Prescribes the drug with RxNorm code `rxnorm`, for the Condition `reason` if any.
+    /// Prescribes the drug with RxNorm code `rxnorm`, for the Condition `reason` if any; it is
+    /// `active` while its course lasts, or for a maintenance drug when prescribed at or after
+    /// the patient's last check-up (earlier renewals are `completed`, now and then `stopped`).
     pub(super) fn medication(
         &mut self,
         p: &Person,
@@ -91,10 +93,12 @@ impl<W: Write> Gen<W> {
             return Ok(());
         }
         let t = self.tick(e);
+        // A maintenance drug is renewed at every check-up up to the last one, which is never
+        // skipped: only that renewal, or a first prescription after it, is still current.
         let status = match days {
-            0 if TODAY - t < 730 * DAY => "active",
+            0 if p.review != Review::Ahead => "active",
             0 if self.rng.random_bool(0.15) => "stopped",
-            d if t + d * DAY >= TODAY => "active",
+            d if d > 0 && t + d * DAY >= TODAY => "active",
             _ => "completed",
         };
         emit!(self, "MedicationRequest", {
@@ -238,8 +242,78 @@ impl<W: Write> Gen<W> {
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::generate::codes::{ACT_CODE, CONFIDENTIALITY, SENSITIVE};
+    use std::collections::{BTreeMap, BTreeSet as Set};
+
+    use crate::generate::codes::{ACT_CODE, CHRONIC, CONFIDENTIALITY, SENSITIVE};
     use crate::generate::tests::{lines, run};
+
+    /// As a pharmacist would read a chart: about half the patients take something now; a
+    /// maintenance drug is current once, from a recent check-up; every diagnosed chronic
+    /// problem with a drug has that drug current.
+    #[test]
+    fn current_prescriptions_come_from_a_recent_check_up() {
+        let (out, _) = run(120, 400, 11);
+        let rows = lines(&out);
+        let mut current: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut chronic: BTreeMap<String, Set<&str>> = BTreeMap::new();
+        let mut patients = 0;
+        for r in &rows {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            match r["resourceType"].as_str() {
+                Some("Patient") => patients += 1,
+                Some("MedicationRequest") if r["status"] == "active" => {
+                    let who = text(&r["subject"]["reference"]);
+                    let drug = text(&r["medicationCodeableConcept"]["coding"][0]["code"]);
+                    let maintenance = r["dosageInstruction"][0]["timing"]["repeat"]
+                        .get("boundsDuration")
+                        .is_none();
+                    if maintenance {
+                        current
+                            .entry(who)
+                            .or_default()
+                            .push((drug, text(&r["authoredOn"])));
+                    }
+                }
+                Some("Condition") => {
+                    let code = r["code"]["coding"][0]["code"].as_str().unwrap_or_default();
+                    if let Some(c) = CHRONIC.iter().find(|c| c.0 == code && !c.2.is_empty()) {
+                        let who = text(&r["subject"]["reference"]);
+                        chronic.entry(who).or_default().insert(c.2);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let taking = current.len();
+        assert!(
+            taking * 100 >= patients * 30 && taking * 100 <= patients * 75,
+            "{taking} of {patients} patients take a maintenance drug"
+        );
+        for (who, drugs) in &current {
+            let codes: Set<&str> = drugs.iter().map(|(code, _)| code.as_str()).collect();
+            assert_eq!(
+                codes.len(),
+                drugs.len(),
+                "{who}: a drug current twice: {drugs:?}"
+            );
+            for (code, authored) in drugs {
+                assert!(
+                    authored.as_str() > "2026-04",
+                    "{who}: {code} from {authored}"
+                );
+            }
+        }
+        for (who, drugs) in &chronic {
+            let now: Set<&str> = current
+                .get(who)
+                .map(|d| d.iter().map(|(code, _)| code.as_str()).collect())
+                .unwrap_or_default();
+            assert!(
+                drugs.is_subset(&now),
+                "{who}: {drugs:?} diagnosed, {now:?} current"
+            );
+        }
+    }
 
     #[test]
     fn sensitive_conditions_are_labelled() {

@@ -14,12 +14,17 @@ use super::codes::{
     LIPID, PROBLEMS, PROGRESS_NOTE, SNOMED,
 };
 use super::json::{Coding, Concept, Ref};
-use super::people::Person;
+use super::people::{Person, Review};
 use super::time::{DAY, TODAY};
 use super::{Gen, emit};
 
 /// Prior guess of resources per encounter, refined per patient as it goes.
 const EST_PER_ENCOUNTER: f64 = 8.0;
+/// One patient's budget divided by this is kept for their last check-up (see [`Gen::encounters`]).
+const REVIEW_SHARE: usize = 5;
+/// At most this many resources are kept for the last check-up: vital signs, the chronic
+/// problems and their renewed prescriptions fit.
+const REVIEW_BUDGET: usize = 30;
 /// Chance that a check-up or sick visit of a teenager or adult adds a sensitive diagnosis.
 const SENSITIVE_P: f64 = 0.03;
 
@@ -58,14 +63,33 @@ pub(super) struct Enc {
 
 impl<W: Write> Gen<W> {
     /// Writes the patient's encounters, oldest first, until their budget is spent.
+    ///
+    /// A share of the budget ([`REVIEW_SHARE`], at most [`REVIEW_BUDGET`]) is kept for a
+    /// check-up a few weeks to months before "today", where chronic problems are assessed
+    /// and maintenance drugs renewed: as in a real chart, the current medications are those
+    /// prescribed at a recent visit, not whatever the last random encounter happened to be.
+    /// The other encounters are spread over the time until that review; what the review
+    /// leaves unspent goes to visits between it and "today".
     pub(super) fn encounters(&mut self, p: &mut Person) -> io::Result<()> {
         let (mut end, mut spent) = (p.birth, 0usize);
+        let review_at = TODAY - self.rng.random_range(20..150) * DAY;
+        let mut kept = Some((self.left / REVIEW_SHARE).min(REVIEW_BUDGET));
         while self.left > 0 {
+            let until = if kept.is_some() { review_at } else { TODAY };
+            let planned = self.left - kept.unwrap_or(0).min(self.left);
+            if planned == 0 && kept.take().is_some() {
+                let start = self.start_time(Kind::Wellness, end.max(review_at), end);
+                p.review = Review::Now;
+                end = self.encounter(p, Kind::Wellness, start)?;
+                p.review = Review::Done;
+                p.encounters += 1;
+                continue;
+            }
             let age = p.age(end);
-            // Spread the remaining budget over the time left; infants and the old are seen more often.
+            // Spread the planned budget over the time left; infants and the old are seen more often.
             let avg = (spent as f64 + EST_PER_ENCOUNTER * 4.0) / (p.encounters as f64 + 4.0);
-            let span = (TODAY - end).max(0) as f64;
-            let per_encounter = span / (self.left as f64 / avg).max(1.0);
+            let span = (until - end).max(0) as f64;
+            let per_encounter = span / (planned as f64 / avg).max(1.0);
             let pace = match age {
                 a if a < 2.0 => 0.3,
                 a if a < 50.0 => 1.2,
@@ -81,22 +105,28 @@ impl<W: Write> Gen<W> {
                 n if n < 90 => Kind::Emergency,
                 _ => Kind::Inpatient,
             };
-            let day = (end + gap as i64).div_euclid(DAY) * DAY;
-            let start = match kind {
-                Kind::Wellness | Kind::Sick => day + 8 * 3600 + self.rng.random_range(0..34) * 900,
-                _ => day + self.rng.random_range(0..1440) * 60,
-            };
-            let start = if start <= end {
-                end + 900 - end.rem_euclid(60)
-            } else {
-                start
-            };
+            let start = self.start_time(kind, end + gap as i64, end);
             let before = self.left;
             end = self.encounter(p, kind, start)?;
             spent += before - self.left;
             p.encounters += 1;
         }
         Ok(())
+    }
+
+    /// When an encounter of `kind` on the day of `when` starts: office hours for clinic
+    /// visits, any minute for the hospital; always after `after`, when the previous one ended.
+    fn start_time(&mut self, kind: Kind, when: i64, after: i64) -> i64 {
+        let day = when.div_euclid(DAY) * DAY;
+        let start = match kind {
+            Kind::Wellness | Kind::Sick => day + 8 * 3600 + self.rng.random_range(0..34) * 900,
+            _ => day + self.rng.random_range(0..1440) * 60,
+        };
+        if start <= after {
+            after + 900 - after.rem_euclid(60)
+        } else {
+            start
+        }
     }
 
     /// Writes one encounter of `kind` starting at `start` and what happened during it;
@@ -207,15 +237,20 @@ impl<W: Write> Gen<W> {
         // Diagnose chronic problems whose onset has passed; renew their maintenance drugs.
         let mut on_meds = false;
         for (i, &(code, display, drug, ..)) in CHRONIC.iter().enumerate() {
+            // After the last check-up, only a newly diagnosed problem gets a prescription.
+            let mut renew = p.review != Review::Done;
             if p.chronic[i].is_none() && p.onset[i] <= e.start {
                 p.chronic[i] = self.condition(p, e, (code, display), 0, None)?;
                 e.reason = display;
+                renew = true;
             }
             if let Some(cid) = p.chronic[i].clone()
                 && !drug.is_empty()
             {
                 on_meds = true;
-                self.medication(p, e, drug, Some(&cid))?;
+                if renew {
+                    self.medication(p, e, drug, Some(&cid))?;
+                }
             }
         }
         if age >= 14.0 && self.rng.random_bool(SENSITIVE_P) {
@@ -261,7 +296,12 @@ impl<W: Write> Gen<W> {
         if !proc.is_empty() {
             self.procedure(p, e, proc, cid.as_deref())?;
         }
-        if !drug.is_empty() {
+        // A drug the patient already takes for a chronic problem is not prescribed twice.
+        let taken = CHRONIC
+            .iter()
+            .zip(&p.chronic)
+            .any(|(c, cid)| c.2 == drug && cid.is_some() && p.review != Review::Ahead);
+        if !drug.is_empty() && !taken {
             self.medication(p, e, drug, cid.as_deref())?;
         }
         Ok(())

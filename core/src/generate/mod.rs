@@ -19,13 +19,17 @@
 //! carrying a small valid PDF). Chronic problems are planned per patient at
 //! birth and diagnosed at the first check-up after their onset; they then drive
 //! lab values, blood pressure and maintenance prescriptions, so a record reads
-//! like one life rather than independent noise. About 3% of Conditions are
+//! like one life rather than independent noise. Each record ends with a check-up
+//! a few weeks to months before "today" that renews the maintenance drugs: those
+//! renewals are the patient's current (`active`) prescriptions, one per drug, and
+//! earlier ones are `completed` — about half the patients take something now. About 3% of Conditions are
 //! sensitive (mental health, substance use, HIV, sexual health) and carry
 //! `meta.security` labels so privacy filters have something to find.
 //!
 //! **Budget.** Each patient gets exactly `resources_per_patient` resources
 //! (Patient included): encounters are generated until the budget is spent and
-//! the last encounter's contents are truncated. The spacing between
+//! the last encounter's contents are truncated. A fifth of it (at most 30) is kept
+//! for that last check-up. The spacing between
 //! encounters adapts to the budget still left so the record spans decades
 //! and ends close to "today" (infancy is visited more often). Budgets so
 //! large that less than a week is left per encounter get only short visits,

@@ -49,6 +49,21 @@ pub(super) struct Person {
     pub(super) allergies_seen: u8,
     /// Encounters written so far.
     pub(super) encounters: usize,
+    /// Where the record stands with respect to the last check-up (see `Gen::encounters`).
+    pub(super) review: Review,
+}
+
+/// The last check-up before "today", where maintenance drugs are renewed: prescriptions
+/// before it were superseded by its renewals, and only those (and later first prescriptions)
+/// are current.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Review {
+    /// Still to come: a maintenance prescription written now is superseded later.
+    Ahead,
+    /// Taking place: its renewals are the current prescriptions.
+    Now,
+    /// Over: visits after it renew nothing; only newly diagnosed problems get a prescription.
+    Done,
 }
 
 impl Person {
@@ -112,6 +127,7 @@ impl<W: Write> Gen<W> {
             allergies_left: self.pick(&[0, 0, 1, 1, 1, 2, 2, 3]),
             allergies_seen: 0,
             encounters: 0,
+            review: Review::Ahead,
         };
         let (lang, lang_display) = match CITIES[city].3 {
             "NL" => ("nl", "Dutch"),
