@@ -3,7 +3,9 @@
 //! One plain struct with public fields, so the CLI can fill it from flags and tests can shorten
 //! timings (ticket lifetime, polling interval) without a builder. [`HostConfig::new`] gives the
 //! defaults the spec and the reference server use: 60 s file tickets, 1 manifest request per
-//! second per link and recipient, embedded files up to 10,000 characters, uploads up to 64 MiB.
+//! second per link and recipient, embedded files up to 10,000 characters, uploads up to 64 MiB;
+//! and connection limits a public host needs (1,024 connections, 64 per address, 10 s to send
+//! headers, 30 s of body silence; module `listen`).
 //! The default bind address uses port 0 (an ephemeral port) so a library user never collides with
 //! another process; `phrkit serve` binds [`DEFAULT_SERVE_BIND`] instead.
 
@@ -19,6 +21,11 @@ pub const DEFAULT_EMBED_CAP: usize = 10_000;
 
 /// Largest accepted upload (the JWE compact string), in bytes: 64 MiB.
 pub const DEFAULT_MAX_UPLOAD: usize = 64 * 1024 * 1024;
+
+/// Connections served at once by default (see [`HostConfig::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Connections from one address at once by default.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
 
 /// How to run the SMART Health Link host.
 #[derive(Debug, Clone)]
@@ -41,6 +48,19 @@ pub struct HostConfig {
     /// Server cap on the length of an `embedded` file; the client's `embeddedLengthMax` can only
     /// lower it. Default 10,000.
     pub embed_cap: usize,
+    /// Connections served at once; more wait in the kernel's backlog until one ends.
+    /// Default [`DEFAULT_MAX_CONNECTIONS`] (keep it below the process's file-descriptor limit).
+    pub max_connections: usize,
+    /// Connections from one client address at once (an IPv6 /64 counts as one); one more is
+    /// closed at once. 0 turns the check off, which a host behind a reverse proxy needs (every
+    /// connection then comes from the proxy). Default [`DEFAULT_MAX_CONNECTIONS_PER_IP`].
+    pub max_connections_per_ip: usize,
+    /// Time a client has to send a request's headers, and how long a kept-alive connection may
+    /// sit idle between requests; then the connection is closed. Default 10 s.
+    pub header_timeout: Duration,
+    /// Longest pause between two pieces of a request body; then the request fails (400, or
+    /// 408 for `$import`, which rolls back). Default 30 s.
+    pub body_timeout: Duration,
     /// The FHIR operations (`/metadata`, `$phr-export`, `$import`) on a record store; `None`
     /// (the default) serves only the SMART Health Link routes.
     pub fhir: Option<crate::fhir::FhirConfig>,
@@ -57,6 +77,10 @@ impl HostConfig {
             ticket_ttl: Duration::from_secs(60),
             max_upload: DEFAULT_MAX_UPLOAD,
             embed_cap: DEFAULT_EMBED_CAP,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             fhir: None,
         }
     }

@@ -72,10 +72,12 @@ pub enum ApiError {
     TooLarge,
     /// 415: not an SHL file content type.
     UnsupportedMediaType,
-    /// 429: polling too often; retry after this many seconds.
+    /// 429: polling too often, or too much pending for this link or host; retry later.
     TooManyRequests {
         /// Seconds the client shall wait.
         retry_after: u64,
+        /// Why, in a few words safe to show.
+        reason: &'static str,
     },
     /// 500: storage or task failure; details stay inside.
     Internal,
@@ -110,10 +112,13 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({ "error": "content type must be application/fhir+json, application/smart-health-card or application/smart-api-access" }),
             ),
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::TooManyRequests {
+                retry_after,
+                reason,
+            } => {
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({ "error": "polling too often", "retryAfter": retry_after })),
+                    Json(json!({ "error": reason, "retryAfter": retry_after })),
                 )
                     .into_response();
                 response

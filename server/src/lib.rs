@@ -26,7 +26,8 @@
 //! phrkit record store — `/metadata`, streamed `$phr-export`, streamed `$import` — behind a
 //! bearer token (module `fhir`, which has its own route table).
 //!
-//! Source map, one job per file: `config` (settings), `state` (shared state), `links`
+//! Source map, one job per file: `config` (settings), `listen` (accepting connections within
+//! limits and timeouts), `state` (shared state), `links`
 //! (management routes), `manifest` (public routes), `tickets` (file tickets), `throttle`
 //! (polling limit), `locks` (per-link passcode serialisation), `middleware` (CORS, no-store,
 //! log line), `db` (connections, queries), `schema` (versioned schema), `blobs` (ciphertext
@@ -43,6 +44,7 @@ mod db;
 mod error;
 mod fhir;
 mod links;
+mod listen;
 mod locks;
 mod manifest;
 mod middleware;
@@ -61,15 +63,19 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
-pub use config::{DEFAULT_EMBED_CAP, DEFAULT_MAX_UPLOAD, DEFAULT_SERVE_BIND, HostConfig};
+pub use config::{
+    DEFAULT_EMBED_CAP, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_UPLOAD,
+    DEFAULT_SERVE_BIND, HostConfig,
+};
 pub use error::ServerError;
 pub use fhir::{
     ApiToken, DEFAULT_MAX_IMPORT_BYTES, ExportFault, FhirConfig, STORE_FILE, TOKEN_FILE, TestHook,
     load_or_create_token,
 };
 pub use links::{DEFAULT_MAX_ATTEMPTS, SHL_CONTENT_TYPES};
+pub use listen::{MAX_HEADER_BYTES, MAX_HEADERS};
 pub use schema::VERSION as SCHEMA_VERSION;
-pub use state::{BLOB_DIR, DB_FILE, HostState};
+pub use state::{BLOB_DIR, DB_FILE, HostState, KDF_AT_ONCE};
 pub use viewer::VIEWER_PATH;
 
 /// The host's axum router (all routes above, plus the FHIR operations when configured, with
@@ -139,17 +145,17 @@ pub fn start(config: HostConfig) -> Result<RunningServer, ServerError> {
     let addr = listener.local_addr()?;
     let base_url = state.base_url().to_owned();
     let app = router(state);
+    let limits = limits(&config);
     let (stop, stopped) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("phrkit-server".into())
         .spawn(move || {
             runtime()?.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await?;
+                listen::serve(listener, app, limits, async {
+                    let _ = stopped.await;
+                })
+                .await?;
                 Ok(())
             })
         })?;
@@ -167,16 +173,26 @@ pub fn run_forever(config: HostConfig) -> Result<(), ServerError> {
     let (listener, state) = prepare(&config)?;
     let addr = listener.local_addr()?;
     let app = router(state);
+    let limits = limits(&config);
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tracing::info!(%addr, "SMART Health Link host listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        listen::serve(listener, app, limits, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
         Ok(())
     })
+}
+
+/// The connection limits of `config`.
+fn limits(config: &HostConfig) -> listen::Limits {
+    listen::Limits {
+        max_connections: config.max_connections,
+        per_ip: config.max_connections_per_ip,
+        header_timeout: config.header_timeout,
+        body_timeout: config.body_timeout,
+    }
 }
 
 /// Bind the socket and open the state, with the base URL defaulting to the bound address.

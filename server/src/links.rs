@@ -241,7 +241,9 @@ async fn hash_new_passcode(state: &HostState, passcode: String) -> Result<String
     if passcode.is_empty() {
         return Err(ApiError::BadRequest("passcode must not be empty"));
     }
-    Ok(state.blocking(move || hash_passcode(&passcode)).await?)
+    Ok(state
+        .kdf(move |memory| hash_passcode(&passcode, memory))
+        .await?)
 }
 
 /// The flag string to store, from the requested one and whether a passcode was given.

@@ -30,6 +30,7 @@ use crate::db::{self, Link};
 use crate::error::{ApiError, json_body};
 use crate::secrets::verify_passcode;
 use crate::state::HostState;
+use crate::tickets::IssueError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,7 +83,10 @@ pub(crate) async fn manifest(
         .inner
         .polls
         .check(link.pk, &recipient)
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            retry_after,
+            reason: "polling too often",
+        })?;
     if link.passcode_hash.is_some() {
         check_passcode(&state, link.pk, request.passcode).await?;
     }
@@ -112,19 +116,34 @@ pub(crate) async fn manifest(
         })
         .await?;
 
+    let by_location: Vec<&str> = files
+        .iter()
+        .filter(|(_, embedded)| embedded.is_none())
+        .map(|(row, _)| row.hash.as_str())
+        .collect();
+    let mut tickets = state
+        .inner
+        .tickets
+        .issue_all(link.pk, &by_location)
+        .map_err(|e| match e {
+            IssueError::Full { retry_after } => ApiError::TooManyRequests {
+                retry_after,
+                reason: "too many file downloads of this link are pending",
+            },
+            IssueError::Host(e) => e.into(),
+        })?
+        .into_iter();
     let mut entries = Vec::with_capacity(files.len());
     for (row, embedded) in files {
         let mut entry = Map::new();
         entry.insert("contentType".into(), row.content_type.into());
-        match embedded {
-            Some(jwe) => {
-                entry.insert("embedded".into(), jwe.into());
-            }
-            None => {
-                let ticket = state.inner.tickets.issue(link.pk, &row.hash)?;
-                let location = format!("{}/file/{}?ticket={ticket}", state.link_url(&id), row.hash);
-                entry.insert("location".into(), location.into());
-            }
+        if let Some(jwe) = embedded {
+            entry.insert("embedded".into(), jwe.into());
+        } else {
+            // One ticket was minted per file not embedded, in this order.
+            let ticket = tickets.next().ok_or(ApiError::Internal)?;
+            let location = format!("{}/file/{}?ticket={ticket}", state.link_url(&id), row.hash);
+            entry.insert("location".into(), location.into());
         }
         entry.insert("lastUpdated".into(), db::rfc3339(row.updated_ms).into());
         entries.push(Value::Object(entry));
@@ -231,7 +250,7 @@ async fn check_passcode(
         });
     };
     let correct = state
-        .blocking(move || Ok(verify_passcode(&passcode, &hash)))
+        .kdf(move |memory| Ok(verify_passcode(&passcode, &hash, memory)))
         .await?;
     if correct {
         return Ok(());

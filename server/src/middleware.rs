@@ -1,8 +1,11 @@
 //! Headers every answer carries, the CORS preflight, and the request log line.
 //!
-//! Browser viewers fetch manifests and files cross-origin, so every answer gets
-//! `Access-Control-Allow-Origin: *` (no credentials are involved: the capability is in the URL
-//! and body) and an `OPTIONS` preflight is answered here with 204 before routing to a handler.
+//! Browser viewers fetch manifests and files cross-origin, so the answers of the public SHL
+//! routes (the manifest, a ticketed file, a `U` link's file) get `Access-Control-Allow-Origin: *`
+//! (no credentials are involved: the capability is in the URL and body), and an `OPTIONS`
+//! preflight on them is answered here with 204 before routing to a handler. No other route
+//! (link management, the FHIR operations, the viewer page) says anything to CORS, so a page on
+//! another origin cannot read their answers.
 //! Only `content-type` is allowed as a request header, so a browser cannot send the management
 //! `Authorization` header cross-origin; management stays a same-origin or non-browser affair.
 //! `Retry-After` is exposed so a browser client can honour a 429. Every answer, public or
@@ -26,7 +29,8 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "(unmatched)".to_owned());
-    let mut response = if method == Method::OPTIONS {
+    let public = is_public(&method, &route);
+    let mut response = if public && method == Method::OPTIONS {
         let mut preflight = StatusCode::NO_CONTENT.into_response();
         let headers = preflight.headers_mut();
         headers.insert(
@@ -45,19 +49,27 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
     } else {
         next.run(request).await
     };
-    add_common(response.headers_mut());
+    add_common(response.headers_mut(), public);
     tracing::info!(%method, route, status = response.status().as_u16(), "request");
     response
 }
 
-fn add_common(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("retry-after"),
-    );
+/// Whether `route` (a template) answers browsers on any origin: the routes a recipient uses.
+fn is_public(method: &Method, route: &str) -> bool {
+    let recipient_method = matches!(*method, Method::GET | Method::POST | Method::OPTIONS);
+    recipient_method && matches!(route, "/api/shl/{id}" | "/api/shl/{id}/file/{hash}")
+}
+
+fn add_common(headers: &mut HeaderMap, public: bool) {
+    if public {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

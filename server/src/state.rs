@@ -12,6 +12,7 @@ use crate::config::HostConfig;
 use crate::db::Db;
 use crate::error::ServerError;
 use crate::locks::LinkLocks;
+use crate::secrets::KdfMemory;
 use crate::throttle::PollLimiter;
 use crate::tickets::Tickets;
 
@@ -19,6 +20,11 @@ use crate::tickets::Tickets;
 pub const DB_FILE: &str = "shl.sqlite";
 /// Name of the blob folder inside the data folder.
 pub const BLOB_DIR: &str = "blobs";
+
+/// Passcode hashes computed at once. Each Argon2 run takes ~19 MiB and a core for tens of
+/// milliseconds; more requests wait for a place (asynchronously, holding no thread), so a flood
+/// of passcode guesses or protected links costs at most this many times that.
+pub const KDF_AT_ONCE: usize = 2;
 
 /// Everything the host's routes share. Clone freely; clones share one state.
 #[derive(Clone)]
@@ -38,6 +44,10 @@ pub(crate) struct Inner {
     pub polls: PollLimiter,
     /// Per-link locks for passcode checks.
     pub locks: LinkLocks,
+    /// Places for passcode hashing (Argon2, ~19 MiB and tens of ms each), see [`KDF_AT_ONCE`].
+    pub kdf: tokio::sync::Semaphore,
+    /// Argon2 working memories not in use (at most [`KDF_AT_ONCE`]).
+    pub kdf_memory: std::sync::Mutex<Vec<KdfMemory>>,
     /// Public base URL, no trailing slash.
     pub base_url: String,
     /// Largest upload in bytes.
@@ -66,6 +76,8 @@ impl HostState {
                 tickets: Tickets::new(config.ticket_ttl),
                 polls: PollLimiter::new(config.poll_interval),
                 locks: LinkLocks::default(),
+                kdf: tokio::sync::Semaphore::new(KDF_AT_ONCE),
+                kdf_memory: std::sync::Mutex::new(Vec::with_capacity(KDF_AT_ONCE)),
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 max_upload: config.max_upload,
                 embed_cap: config.embed_cap,
@@ -84,7 +96,39 @@ impl HostState {
         format!("{}/api/shl/{id}", self.inner.base_url)
     }
 
-    /// Run blocking work (blob I/O, Argon2) on the blocking pool.
+    /// Run passcode hashing or verification on the blocking pool, at most [`KDF_AT_ONCE`] at a
+    /// time, each in one of the reused working memories (see [`KdfMemory`]).
+    pub(crate) async fn kdf<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut KdfMemory) -> Result<T, ServerError> + Send + 'static,
+    {
+        let _place = self
+            .inner
+            .kdf
+            .acquire()
+            .await
+            .map_err(|_| ServerError::Task)?;
+        let pooled = self
+            .inner
+            .kdf_memory
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop());
+        let mut memory = pooled.unwrap_or_default();
+        let (result, memory) = self
+            .blocking(move || {
+                let result = f(&mut memory);
+                Ok((result, memory))
+            })
+            .await?;
+        if let Ok(mut pool) = self.inner.kdf_memory.lock() {
+            pool.push(memory);
+        }
+        result
+    }
+
+    /// Run blocking work (blob I/O) on the blocking pool.
     pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ServerError>
     where
         T: Send + 'static,

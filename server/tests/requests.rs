@@ -101,7 +101,7 @@ fn create_rejects_bad_options() {
 }
 
 #[test]
-fn public_routes_send_cors_and_no_store() {
+fn public_routes_send_cors_and_no_store_and_management_routes_no_cors() {
     let host = host();
     let link = host.create(json!({}));
     host.upload(&link, "application/fhir+json", &fake_jwe(300, 2));
@@ -144,10 +144,6 @@ fn public_routes_send_cors_and_no_store() {
                 None,
             ),
         ),
-        (
-            "management",
-            host.manage(Method::GET, &format!("{}/accesses", link.url), &link, None),
-        ),
     ];
     for (name, reply) in &replies {
         assert!(reply.status < 500, "{name}: {}", reply.status);
@@ -166,5 +162,24 @@ fn public_routes_send_cors_and_no_store() {
         }
         let headers = preflight.header("access-control-allow-headers").unwrap();
         assert!(headers.to_ascii_lowercase().contains("content-type"));
+    }
+    // Management answers say nothing to CORS: a page on another origin cannot read them, and
+    // its preflight for a management call gets no permission.
+    let management = [
+        host.manage(Method::GET, &format!("{}/accesses", link.url), &link, None),
+        host.post_json(&format!("{}/api/shl", host.base()), &json!({})),
+        host.send(
+            Method::OPTIONS,
+            &format!("{}/accesses", link.url),
+            &[
+                ("origin", "https://viewer.example.org"),
+                ("access-control-request-method", "GET"),
+            ],
+            None,
+        ),
+    ];
+    for reply in &management {
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        assert_eq!(reply.header("access-control-allow-origin"), None);
     }
 }

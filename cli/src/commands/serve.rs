@@ -7,7 +7,10 @@
 //! binding another interface is the user's explicit choice.
 
 use anyhow::Context;
-use phrkit_server::{ApiToken, DEFAULT_SERVE_BIND, FhirConfig, HostConfig, STORE_FILE, TOKEN_FILE};
+use phrkit_server::{
+    ApiToken, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_SERVE_BIND,
+    FhirConfig, HostConfig, STORE_FILE, TOKEN_FILE,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,13 @@ pub struct ServeArgs {
     /// every request.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// Connections served at once; more wait until one ends (keep it below `ulimit -n`).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Connections from one client address at once; one more is closed at once. Set 0 behind
+    /// a reverse proxy (every connection then comes from the proxy) and limit there.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
 }
 
 /// `phrkit serve`: blocks until Ctrl-C.
@@ -56,6 +66,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = HostConfig::new(&a.data);
     config.bind = a.bind;
     config.public_url = a.public_url.clone();
+    config.max_connections = a.max_connections;
+    config.max_connections_per_ip = a.max_connections_per_ip;
     let mut fhir = FhirConfig::new(a.data.join(STORE_FILE), token);
     fhir.key = crate::store_key(a.key_file.as_deref())?;
     let encrypted = fhir.key.is_some();

@@ -23,7 +23,7 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -142,10 +142,9 @@ async fn run(
     if let Some(hook) = &state.config.import_hook {
         (hook.0)();
     }
-    let limit = state.config.max_import_bytes;
     let size = content_length(headers);
-    let too_large = Arc::new(AtomicBool::new(false));
-    let reader = pump(body, limit, too_large.clone());
+    let fault = Arc::new(AtomicU8::new(BodyFault::None as u8));
+    let reader = pump(body, &state.config, fault.clone());
     let config = state.config.clone();
 
     if wants_async(headers) {
@@ -164,13 +163,8 @@ async fn run(
         .await;
         let file = match spooled {
             Ok(Ok(file)) => file,
-            _ if too_large.load(Ordering::Relaxed) => {
-                return FhirError::TooLarge(limit).into_response();
-            }
-            Ok(Err(_)) => {
-                return FhirError::BadRequest("the request body was interrupted".into())
-                    .into_response();
-            }
+            _ if let Some(e) = BodyFault::answer(&fault, &config) => return e.into_response(),
+            Ok(Err(_)) => return BodyFault::Interrupted.error(&config).into_response(),
             Err(_) => return FhirError::Internal.into_response(),
         };
         let Ok(id) = crate::secrets::random_token() else {
@@ -207,7 +201,7 @@ async fn run(
     })
     .await;
     match result {
-        _ if too_large.load(Ordering::Relaxed) => FhirError::TooLarge(limit).into_response(),
+        _ if let Some(e) = BodyFault::answer(&fault, &state.config) => e.into_response(),
         Ok(result) => {
             let (status, body) = answer_of(result);
             fhir_json(status, body)
@@ -242,29 +236,98 @@ fn answer_of(result: Result<phrkit::ImportReport, FhirError>) -> (StatusCode, Va
     }
 }
 
+/// Why a request body stopped before its end, when it did: the answer names this rather than
+/// the importer's read error (which only says the input broke off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum BodyFault {
+    /// The body arrived whole (or the run failed for another reason).
+    None = 0,
+    /// It crossed `max_import_bytes`.
+    TooLarge = 1,
+    /// Nothing arrived for the host's `body_timeout`.
+    Stalled = 2,
+    /// It was still arriving at `import_deadline`.
+    Late = 3,
+    /// The connection broke, or the body was shorter than its `Content-Length`.
+    Interrupted = 4,
+}
+
+impl BodyFault {
+    /// The answer for the fault recorded in `cell`, if any.
+    fn answer(cell: &AtomicU8, config: &super::FhirConfig) -> Option<FhirError> {
+        let fault = match cell.load(Ordering::Acquire) {
+            1 => BodyFault::TooLarge,
+            2 => BodyFault::Stalled,
+            3 => BodyFault::Late,
+            4 => BodyFault::Interrupted,
+            _ => return None,
+        };
+        Some(fault.error(config))
+    }
+
+    /// The HTTP error for this fault. Every one of them means nothing was imported.
+    fn error(self, config: &super::FhirConfig) -> FhirError {
+        match self {
+            BodyFault::None => FhirError::Internal,
+            BodyFault::TooLarge => FhirError::TooLarge(config.max_import_bytes),
+            BodyFault::Stalled => FhirError::TimedOut(
+                "the request body stalled (nothing arrived within the server's body timeout); \
+                 nothing was imported"
+                    .into(),
+            ),
+            BodyFault::Late => FhirError::TimedOut(format!(
+                "the request body was still arriving after {} s, the longest an import may take; \
+                 nothing was imported",
+                config.import_deadline.as_secs()
+            )),
+            BodyFault::Interrupted => FhirError::BadRequest(
+                "the request body broke off (the connection closed, or it was shorter than its \
+                 Content-Length); nothing was imported"
+                    .into(),
+            ),
+        }
+    }
+}
+
 /// Starts the task that moves the body's chunks into a channel, and returns its reading end.
-fn pump(body: Body, limit: u64, too_large: Arc<AtomicBool>) -> ChannelReader {
+/// The task stops the body (an error for the importer, which then rolls back, releasing the
+/// import lock) when it crosses the byte limit, stalls (the host's body timeout, see
+/// `crate::listen`), breaks off, or is still arriving at the import deadline; `fault` says which.
+fn pump(body: Body, config: &super::FhirConfig, fault: Arc<AtomicU8>) -> ChannelReader {
     let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let limit = config.max_import_bytes;
+    let deadline = tokio::time::Instant::now() + config.import_deadline;
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let mut received = 0u64;
-        while let Some(item) = stream.next().await {
-            let item = match item {
-                Ok(bytes) => {
+        loop {
+            let next = tokio::time::timeout_at(deadline, stream.next()).await;
+            let (item, stop) = match next {
+                Ok(None) => return,
+                Ok(Some(Ok(bytes))) => {
                     received += bytes.len() as u64;
                     if received > limit {
-                        too_large.store(true, Ordering::Relaxed);
-                        Err(io::Error::other("the body is over the limit"))
+                        (Err(BodyFault::TooLarge), true)
                     } else {
-                        Ok(bytes)
+                        (Ok(bytes), false)
                     }
                 }
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the request body was interrupted",
-                )),
+                Ok(Some(Err(e))) => {
+                    let stalled = std::error::Error::source(&e)
+                        .is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>());
+                    if stalled {
+                        (Err(BodyFault::Stalled), true)
+                    } else {
+                        (Err(BodyFault::Interrupted), true)
+                    }
+                }
+                Err(_) => (Err(BodyFault::Late), true),
             };
-            let stop = item.is_err();
+            let item = item.map_err(|f| {
+                fault.store(f as u8, Ordering::Release);
+                io::Error::new(io::ErrorKind::UnexpectedEof, "the request body stopped")
+            });
             if tx.send(item).await.is_err() || stop {
                 return;
             }

@@ -65,6 +65,10 @@ pub struct FhirConfig {
     pub token: ApiToken,
     /// Largest `$import` body in bytes; larger gets 413. Default 1 GiB.
     pub max_import_bytes: u64,
+    /// Longest an `$import` body may take to arrive; then the run stops with 408, rolls back
+    /// and releases the import lock, so a slow or stalled upload cannot hold the store's write
+    /// lock. (A pause longer than the host's `body_timeout` stops it sooner.) Default 10 min.
+    pub import_deadline: std::time::Duration,
     /// Test hook: make every export fail after this many lines.
     pub export_fault: Option<ExportFault>,
     /// Test hook: called on the export thread right after the first chunk left it.
@@ -81,6 +85,7 @@ impl FhirConfig {
             key: None,
             token,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            import_deadline: std::time::Duration::from_secs(600),
             export_fault: None,
             export_hook: None,
             import_hook: None,

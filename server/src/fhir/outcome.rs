@@ -34,6 +34,7 @@ pub(crate) enum FhirError {
     UnsupportedMediaType(&'static str),
     Unprocessable(String),
     Busy,
+    TimedOut(String),
     Internal,
 }
 
@@ -82,6 +83,7 @@ impl FhirError {
                 "throttled",
                 "an import is already running on this record; retry later".to_owned(),
             ),
+            FhirError::TimedOut(t) => (StatusCode::REQUEST_TIMEOUT, "timeout", t.clone()),
             FhirError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "exception",

@@ -104,14 +104,32 @@ pub fn fhir_host_on(
     patient: String,
     adjust: impl FnOnce(&mut FhirConfig),
 ) -> Fhir {
+    launch(dir, patient, |config| {
+        if let Some(fhir) = config.fhir.as_mut() {
+            adjust(fhir);
+        }
+    })
+}
+
+/// A host with `resources` generated resources whose whole configuration (connection limits
+/// and timeouts too; the FHIR part is `config.fhir`) the test adjusts.
+pub fn fhir_host_with(resources: usize, adjust: impl FnOnce(&mut HostConfig)) -> Fhir {
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut fhir = FhirConfig::new(
+    std::fs::create_dir_all(&data).unwrap();
+    let ids = fill(&data.join(phrkit_server::STORE_FILE), record(resources, 7));
+    launch(dir, ids.into_iter().next().unwrap_or_default(), adjust)
+}
+
+fn launch(dir: tempfile::TempDir, patient: String, adjust: impl FnOnce(&mut HostConfig)) -> Fhir {
+    let data = dir.path().join("data");
+    let fhir = FhirConfig::new(
         data.join(phrkit_server::STORE_FILE),
         ApiToken::new(TOKEN).unwrap(),
     );
-    adjust(&mut fhir);
     let mut config = HostConfig::new(&data);
     config.fhir = Some(fhir);
+    adjust(&mut config);
     let server = start(config).unwrap();
     Fhir {
         server,
