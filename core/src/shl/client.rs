@@ -29,8 +29,9 @@ impl Default for HttpClient {
     }
 }
 
-/// What the host answers when a link is created.
-#[derive(Debug, Clone, Deserialize)]
+/// What the host answers when a link is created. Its `Debug` shows only the manifest URL's
+/// host: the id and the token are capabilities.
+#[derive(Clone, Deserialize)]
 pub struct CreatedLink {
     /// The link id on the host (a capability: keep it private).
     pub id: String,
@@ -39,6 +40,16 @@ pub struct CreatedLink {
     pub management_token: String,
     /// The manifest URL, which goes into the link payload.
     pub url: String,
+}
+
+impl std::fmt::Debug for CreatedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedLink")
+            .field("id", &"<redacted>")
+            .field("management_token", &"<redacted>")
+            .field("url", &"<redacted>")
+            .finish()
+    }
 }
 
 /// One recorded access to a shared link.

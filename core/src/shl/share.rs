@@ -77,8 +77,9 @@ impl ShareOptions {
     }
 }
 
-/// A link that was shared, with what is needed to manage it.
-#[derive(Debug, Clone)]
+/// A link that was shared, with what is needed to manage it. Its `Debug` leaves out the
+/// link, its id and the management token (capabilities).
+#[derive(Clone)]
 pub struct SharedLink {
     /// The `shlink:/…` URI (or the viewer URL holding it): what the QR code shows.
     pub uri: Secret,
@@ -100,6 +101,23 @@ pub struct SharedLink {
     pub excluded: std::collections::BTreeMap<String, u64>,
     /// The Patient whose record was shared (its id).
     pub patient: String,
+}
+
+impl std::fmt::Debug for SharedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLink")
+            .field("uri", &self.uri)
+            .field("host", &self.host)
+            .field("id", &"<redacted>")
+            .field("management_token", &self.management_token)
+            .field("exp", &self.exp)
+            .field("flag", &self.flag)
+            .field("label", &self.label)
+            .field("files", &self.files)
+            .field("excluded", &self.excluded)
+            .field("patient", &self.patient)
+            .finish()
+    }
 }
 
 fn flags(o: &ShareOptions) -> Option<String> {
@@ -424,5 +442,43 @@ pub fn preview_options() -> ImportOptions {
     ImportOptions {
         mode: ImportMode::Validate,
         ..ImportOptions::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shl::client::CreatedLink;
+
+    #[test]
+    fn debug_output_shows_no_capability() {
+        let (uri, id, token) = (
+            "shlink:/eyJsaW5rLWtleS1zZWNyZXQ",
+            "id-capability-43",
+            "token-capability-43",
+        );
+        let link = SharedLink {
+            uri: Secret::new(uri),
+            host: "https://shl.example".into(),
+            id: id.into(),
+            management_token: Secret::new(token),
+            exp: None,
+            flag: Some("P".into()),
+            label: "Pharmacy".into(),
+            files: 1,
+            excluded: Default::default(),
+            patient: "p1".into(),
+        };
+        let created = CreatedLink {
+            id: id.into(),
+            management_token: token.into(),
+            url: format!("https://shl.example/api/shl/{id}"),
+        };
+        for text in [format!("{link:?}"), format!("{created:?}")] {
+            for secret in [uri, id, token] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+        assert!(format!("{link:?}").contains("Pharmacy"), "the rest still shows");
     }
 }
