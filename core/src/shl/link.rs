@@ -42,7 +42,8 @@ pub const VALID_FLAGS: [&str; 5] = ["L", "LP", "LU", "P", "U"];
 ///
 /// Fields mirror the spec's JSON properties, declared in the order they are serialized
 /// (absent ones are skipped). There is deliberately no `Deserialize`: use the lenient
-/// [`decode`](Self::decode). `Debug` is written by hand and redacts `key`.
+/// [`decode`](Self::decode). `Debug` is written by hand and redacts `key` and `url` (the
+/// manifest URL holds the link id, a capability); `key` is zeroed when the payload is dropped.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ShlPayload {
     /// Manifest URL, or with flag `U` the URL of the single encrypted file.
@@ -63,10 +64,16 @@ pub struct ShlPayload {
     pub v: Option<u32>,
 }
 
+impl Drop for ShlPayload {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
 impl fmt::Debug for ShlPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShlPayload")
-            .field("url", &self.url)
+            .field("url", &"<redacted>")
             .field("key", &"<redacted>")
             .field("exp", &self.exp)
             .field("flag", &self.flag)

@@ -257,10 +257,8 @@ impl Store {
                 &jwe,
             )?;
         }
-        let payload = ShlPayload {
-            url: created.url.clone(),
-            ..draft
-        };
+        let mut payload = draft;
+        payload.url.clone_from(&created.url);
         payload.validate()?;
         let viewer = match (&opts.viewer, opts.bare_link) {
             (_, true) => None,

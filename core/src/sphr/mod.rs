@@ -19,7 +19,8 @@ pub mod write;
 
 use rand::TryRngCore;
 
-/// A secret string (passphrase) whose `Debug` never shows it.
+/// A secret string (passphrase, link, token) whose `Debug` never shows it and whose bytes are
+/// overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -31,6 +32,12 @@ impl Secret {
     /// The secret itself; keep it out of logs.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

@@ -14,13 +14,22 @@ use crate::sphr::Secret;
 use rusqlite::Connection;
 use std::path::Path;
 
-/// The key of an encrypted store. `Debug` never shows it.
+/// The key of an encrypted store. `Debug` never shows it; a raw key is overwritten with zeros
+/// when dropped (a passphrase is a [`Secret`], which does the same).
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoreKey {
     /// 32 random bytes, used as the AES-256 key directly.
     Raw([u8; 32]),
     /// A passphrase, stretched by SQLCipher's KDF.
     Passphrase(Secret),
+}
+
+impl Drop for StoreKey {
+    fn drop(&mut self) {
+        if let StoreKey::Raw(key) = self {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
 }
 
 impl std::fmt::Debug for StoreKey {

@@ -29,7 +29,7 @@ pub const TOKEN_FILE: &str = "token";
 /// Shortest API token accepted: guessing must not be an option (a generated token is 43).
 pub const MIN_TOKEN_CHARS: usize = 32;
 
-/// The API token. Its `Debug` never shows it.
+/// The API token. Its `Debug` never shows it; its bytes are zeroed when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
 
@@ -62,6 +62,12 @@ impl ApiToken {
     /// Constant-time comparison with a presented token.
     fn matches(&self, presented: &str) -> bool {
         sha256(&self.0).ct_eq(&sha256(presented)).into()
+    }
+}
+
+impl Drop for ApiToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
