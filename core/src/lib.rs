@@ -12,6 +12,18 @@ pub mod capability;
 pub mod error;
 pub mod export;
 pub mod fhir;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    //! Crate-private functions the fuzz targets in `fuzz/` call directly (feature `fuzzing`).
+    //! Not a public API: nothing outside `fuzz/` may use it.
+
+    /// Whether a `YYYY-MM-DD…` value names a day its month has (what validation adds to the
+    /// schema's date patterns); see `fhir::date`.
+    pub fn has_valid_calendar_day(value: &str) -> bool {
+        crate::fhir::date::has_valid_calendar_day(value)
+    }
+}
 pub mod generate;
 pub mod import;
 pub mod media;

@@ -478,10 +478,10 @@ fn document<R: BufRead>(
     if !batcher.push(broken(line, &e.to_string())) {
         return Ok(());
     }
-    // Past the rest of the broken line, then NDJSON if what follows is NDJSON.
+    // Past the rest of the broken line (read, not kept: it may be the whole file), then
+    // NDJSON if what follows is NDJSON.
     let mut rest = scanner.into_inner();
-    let mut skipped = Vec::new();
-    rest.read_until(b'\n', &mut skipped)?;
+    rest.skip_until(b'\n')?;
     let mut lines = LineReader::new(rest, opts.max_line_bytes).starting_after(line);
     match lines.next_or_bundle()? {
         Next::Line(Line::Data { number, bytes })

@@ -9,7 +9,10 @@
 //!
 //! A Bundle is streamed when its `resourceType` comes before `entry` (every exporter we know
 //! writes it first, as do HL7's examples); otherwise the object is read whole, within the
-//! same maximum, and expanded later. Bundles inside entries are streamed the same way.
+//! same maximum, and expanded later. Bundles inside entries are streamed the same way, down
+//! to [`MAX_BUNDLE_DEPTH`] Bundles deep: streaming recurses, and a file of Bundles nested
+//! thousands deep (a few hundred KB) would overflow the reading thread's stack; deeper ones
+//! are read whole like any resource, where the parser's own depth limit refuses them.
 //! Anything else at the Bundle level (`type`, `link`, `signature`…) is skipped: the Bundle is
 //! an envelope, the resources are the record. Several JSON values one after another
 //! (concatenated pretty-printed resources) are read in turn.
@@ -21,6 +24,10 @@ use std::io::{self, BufRead, Read};
 
 /// Longest `fullUrl`, `resourceType` or member name kept; longer ones are read past.
 const MAX_SHORT_STRING: usize = 4096;
+
+/// Most Bundles streamed inside one another (real files nest two or three: a document in a
+/// collection); a Bundle deeper than this is captured whole instead.
+pub const MAX_BUNDLE_DEPTH: usize = 32;
 
 /// One resource (or what stood in its place) found in a document.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,6 +94,8 @@ pub struct Scanner<R> {
     count_lines: bool,
     max_item: usize,
     after_cr: bool,
+    /// Bundles being streamed around the current position.
+    depth: usize,
 }
 
 /// Where a resource-level value ended up.
@@ -150,6 +159,7 @@ impl<R: BufRead> Scanner<R> {
             count_lines: true,
             max_item,
             after_cr: false,
+            depth: 0,
         }
     }
 
@@ -272,8 +282,11 @@ impl<R: BufRead> Scanner<R> {
         keep.push(b":");
         if key.short_string().as_deref() == Some("resourceType") && self.peek()? == Some(b'"') {
             let value = self.string(self.max_item)?;
-            if value.short_string().as_deref() == Some("Bundle") {
-                self.bundle_members(location.unwrap_or("Bundle"), sink)?;
+            if value.short_string().as_deref() == Some("Bundle") && self.depth < MAX_BUNDLE_DEPTH {
+                self.depth += 1;
+                let streamed = self.bundle_members(location.unwrap_or("Bundle"), sink);
+                self.depth -= 1;
+                streamed?;
                 return Ok(Captured::Streamed);
             }
             keep.push(&value.buf);

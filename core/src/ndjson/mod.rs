@@ -45,6 +45,12 @@ pub enum Line {
 /// (`across_lines`: line breaks too, as in a pretty-printed document). Such a value is
 /// streamed entry by entry ([`document::Scanner`]) rather than read or parsed whole.
 pub fn starts_as_bundle(bytes: &[u8], across_lines: bool) -> bool {
+    bundle_start(bytes, across_lines) == Some(true)
+}
+
+/// [`starts_as_bundle`], or `None` when `bytes` end before it can tell (they are a proper
+/// prefix of such a start).
+fn bundle_start(bytes: &[u8], across_lines: bool) -> Option<bool> {
     let mut rest = bytes;
     for token in [&b"{"[..], b"\"resourceType\"", b":", b"\"Bundle\""] {
         let skip = rest
@@ -53,12 +59,76 @@ pub fn starts_as_bundle(bytes: &[u8], across_lines: bool) -> bool {
                 !(matches!(b, b' ' | b'\t') || across_lines && matches!(b, b'\n' | b'\r'))
             })
             .unwrap_or(rest.len());
-        match rest[skip..].strip_prefix(token) {
+        let r = &rest[skip..];
+        if r.len() < token.len() {
+            return if token.starts_with(r) {
+                None
+            } else {
+                Some(false)
+            };
+        }
+        match r.strip_prefix(token) {
             Some(r) => rest = r,
-            None => return false,
+            None => return Some(false),
         }
     }
-    true
+    Some(true)
+}
+
+/// How many bytes of a line [`LineReader::next_or_bundle`] looks at to tell a Bundle line or
+/// a blank line from another line; at most this much is read ahead of the inner reader.
+const LOOKAHEAD: usize = 4096;
+
+/// What the start of a line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// It starts a Bundle.
+    Bundle,
+    /// Only spaces and tabs, then the line break at this index.
+    Blank(usize),
+    /// Anything else.
+    Line,
+}
+
+/// Classifies a line from its first bytes; `None` when they cannot tell yet and more input
+/// may follow (`complete` is false).
+fn classify(start: &[u8], complete: bool) -> Option<Start> {
+    let text = start
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .map(|i| (i, start[i]));
+    match (text, bundle_start(start, false)) {
+        (Some((i, b'\n' | b'\r')), _) => Some(Start::Blank(i)),
+        (_, Some(true)) => Some(Start::Bundle),
+        (Some(_), Some(false)) => Some(Start::Line),
+        _ => complete.then_some(Start::Line),
+    }
+}
+
+/// The bytes to read next: what was read ahead of `inner` first, then `inner`'s buffer.
+fn fill<'a, R: BufRead>(
+    ahead: &'a mut io::Cursor<Vec<u8>>,
+    inner: &'a mut R,
+) -> io::Result<&'a [u8]> {
+    let at = usize::try_from(ahead.position()).unwrap_or(usize::MAX);
+    if at < ahead.get_ref().len() {
+        return Ok(&ahead.get_ref()[at..]);
+    }
+    if !ahead.get_ref().is_empty() {
+        ahead.get_mut().clear();
+        ahead.set_position(0);
+    }
+    inner.fill_buf()
+}
+
+/// Consumes `n` bytes of what [`fill`] returned.
+fn consume<R: BufRead>(ahead: &mut io::Cursor<Vec<u8>>, inner: &mut R, n: usize) {
+    let at = usize::try_from(ahead.position()).unwrap_or(usize::MAX);
+    if at < ahead.get_ref().len() {
+        ahead.consume(n);
+    } else {
+        inner.consume(n);
+    }
 }
 
 /// What [`LineReader::next_or_bundle`] found.
@@ -79,6 +149,9 @@ pub enum Next {
 /// Iterator over the non-blank lines of an NDJSON stream.
 pub struct LineReader<R> {
     inner: R,
+    /// Bytes taken from `inner` to see how a line starts, not yet consumed: read before it.
+    /// Holds at most [`LOOKAHEAD`] bytes, and only when `inner`'s buffer showed fewer.
+    ahead: io::Cursor<Vec<u8>>,
     number: u64,
     max_len: usize,
     done: bool,
@@ -91,6 +164,7 @@ impl<R: BufRead> LineReader<R> {
     pub fn new(inner: R, max_len: usize) -> Self {
         LineReader {
             inner,
+            ahead: io::Cursor::new(Vec::new()),
             number: 0,
             max_len,
             done: false,
@@ -105,68 +179,118 @@ impl<R: BufRead> LineReader<R> {
     }
 
     /// The next line, or — when a line starts a Bundle — its number without reading it, so a
-    /// Bundle line of any length can be streamed entry by entry.
+    /// Bundle line of any length can be streamed entry by entry. What a line is depends on
+    /// its first bytes only, never on where `inner`'s buffer happens to end: when the buffer
+    /// shows too few to tell, up to [`LOOKAHEAD`] bytes are read ahead.
     pub fn next_or_bundle(&mut self) -> io::Result<Next> {
         loop {
             if self.done {
                 return Ok(Next::End);
             }
-            if std::mem::take(&mut self.after_cr) && self.inner.fill_buf()?.first() == Some(&b'\n')
+            if std::mem::take(&mut self.after_cr)
+                && fill(&mut self.ahead, &mut self.inner)?.first() == Some(&b'\n')
             {
-                self.inner.consume(1);
+                consume(&mut self.ahead, &mut self.inner, 1);
             }
-            if self.number == 0 && self.inner.fill_buf()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                self.inner.consume(3);
+            if self.number == 0 {
+                self.read_ahead(3)?;
+                if fill(&mut self.ahead, &mut self.inner)?.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                    consume(&mut self.ahead, &mut self.inner, 3);
+                }
             }
-            let buf = self.inner.fill_buf()?;
-            if starts_as_bundle(buf, false) {
-                self.number += 1;
-                return Ok(Next::Bundle {
-                    number: self.number,
-                });
+            match self.line_start()? {
+                Start::Bundle => {
+                    self.number += 1;
+                    return Ok(Next::Bundle {
+                        number: self.number,
+                    });
+                }
+                // A blank line: skipped here, so the line after it is checked too.
+                Start::Blank(i) => {
+                    self.after_cr = fill(&mut self.ahead, &mut self.inner)?[i] == b'\r';
+                    consume(&mut self.ahead, &mut self.inner, i + 1);
+                    self.number += 1;
+                }
+                Start::Line => {
+                    return match self.physical_line()? {
+                        Physical::End => Ok(Next::End),
+                        Physical::Blank => continue,
+                        Physical::Line(line) => Ok(Next::Line(line)),
+                    };
+                }
             }
-            // A blank line: skipped here, so the line after it is checked too.
-            let blank = buf
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t'))
-                .filter(|&i| matches!(buf[i], b'\n' | b'\r'));
-            if let Some(i) = blank {
-                self.after_cr = buf[i] == b'\r';
-                self.inner.consume(i + 1);
-                self.number += 1;
-                continue;
-            }
-            return match self.next() {
-                None => Ok(Next::End),
-                Some(Ok(line)) => Ok(Next::Line(line)),
-                Some(Err(e)) => Err(e),
-            };
         }
     }
 
-    /// The reader, positioned where [`Next::Bundle`]'s line starts.
-    pub fn inner_mut(&mut self) -> &mut R {
-        &mut self.inner
+    /// How the next line starts, reading ahead as far as that takes.
+    fn line_start(&mut self) -> io::Result<Start> {
+        loop {
+            let buf = fill(&mut self.ahead, &mut self.inner)?;
+            let view = &buf[..buf.len().min(LOOKAHEAD)];
+            if let Some(start) = classify(view, view.len() == LOOKAHEAD) {
+                return Ok(start);
+            }
+            let shown = view.len();
+            if !self.read_ahead(shown + 1)? {
+                let buf = fill(&mut self.ahead, &mut self.inner)?;
+                return Ok(classify(buf, true).unwrap_or(Start::Line));
+            }
+        }
+    }
+
+    /// Makes at least `want` bytes (at most [`LOOKAHEAD`]) readable at once, moving whole
+    /// chunks of `inner`'s buffer into `ahead` (up to [`LOOKAHEAD`] in all); false when the
+    /// input ends first.
+    fn read_ahead(&mut self, want: usize) -> io::Result<bool> {
+        let want = want.min(LOOKAHEAD);
+        if fill(&mut self.ahead, &mut self.inner)?.len() >= want {
+            return Ok(true);
+        }
+        let at = usize::try_from(self.ahead.position()).unwrap_or(usize::MAX);
+        let mut kept = self.ahead.get_ref().get(at..).unwrap_or_default().to_vec();
+        loop {
+            let more = match self.inner.fill_buf() {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if more.is_empty() {
+                self.ahead = io::Cursor::new(kept);
+                return Ok(false);
+            }
+            let n = more.len().min(LOOKAHEAD - kept.len());
+            kept.extend_from_slice(&more[..n]);
+            self.inner.consume(n);
+            if kept.len() >= want {
+                self.ahead = io::Cursor::new(kept);
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The reader, positioned where [`Next::Bundle`]'s line starts (what was read ahead
+    /// first, then the inner reader).
+    pub fn inner_mut(&mut self) -> io::Chain<&mut io::Cursor<Vec<u8>>, &mut R> {
+        io::Read::chain(&mut self.ahead, &mut self.inner)
     }
 
     /// After a Bundle line was streamed from [`Self::inner_mut`]: reads past the rest of that
     /// line. Returns the number of bytes that were left on it (0 for a well-formed line).
     pub fn end_line(&mut self) -> io::Result<usize> {
-        let mut rest = Vec::new();
-        let len = self.read_physical(&mut rest)?.unwrap_or(0);
-        if len == 0 {
-            return Ok(0);
-        }
-        Ok(rest.iter().filter(|b| !b.is_ascii_whitespace()).count())
+        let mut text = 0;
+        self.read_physical(&mut |chunk: &[u8]| {
+            text += chunk.iter().filter(|b| !b.is_ascii_whitespace()).count();
+        })?;
+        Ok(text)
     }
 
-    /// Reads one physical line into `buf` (up to the limit); returns its full length, or
-    /// `None` at end of input.
-    fn read_physical(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    /// Reads one physical line, handing its content to `out` piece by piece; returns its
+    /// full length, or `None` at end of input.
+    fn read_physical(&mut self, out: &mut dyn FnMut(&[u8])) -> io::Result<Option<usize>> {
         let mut total = 0usize;
         let mut saw_any = false;
         loop {
-            let chunk = match self.inner.fill_buf() {
+            let chunk = match fill(&mut self.ahead, &mut self.inner) {
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -175,7 +299,7 @@ impl<R: BufRead> LineReader<R> {
                 return Ok(saw_any.then_some(total));
             }
             if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
-                self.inner.consume(1);
+                consume(&mut self.ahead, &mut self.inner, 1);
                 continue;
             }
             saw_any = true;
@@ -186,15 +310,69 @@ impl<R: BufRead> LineReader<R> {
                 }
                 None => (chunk.len(), false),
             };
-            if total + take <= self.max_len {
-                buf.extend_from_slice(&chunk[..take]);
-            }
+            out(&chunk[..take]);
             total += take;
-            self.inner.consume(take + usize::from(found));
+            consume(&mut self.ahead, &mut self.inner, take + usize::from(found));
             if found {
                 return Ok(Some(total));
             }
         }
+    }
+}
+
+/// One physical line, as [`LineReader::physical_line`] read it.
+enum Physical {
+    /// The input ended.
+    End,
+    /// Only whitespace.
+    Blank,
+    /// A line.
+    Line(Line),
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Reads one physical line (numbered, even when blank).
+    fn physical_line(&mut self) -> io::Result<Physical> {
+        let mut buf = Vec::new();
+        let max = self.max_len;
+        let mut seen = 0;
+        let mut keep = |chunk: &[u8]| {
+            // Past the limit nothing more is kept: the line is refused whole.
+            seen += chunk.len();
+            if seen <= max {
+                buf.extend_from_slice(chunk);
+            } else if !buf.is_empty() {
+                buf = Vec::new();
+            }
+        };
+        let len = match self.read_physical(&mut keep) {
+            Ok(Some(len)) => len,
+            Ok(None) => {
+                self.done = true;
+                return Ok(Physical::End);
+            }
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        self.number += 1;
+        if len > self.max_len {
+            return Ok(Physical::Line(Line::TooLong {
+                number: self.number,
+                len,
+            }));
+        }
+        if self.number == 1 && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            buf.drain(..3);
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Physical::Blank);
+        }
+        Ok(Physical::Line(Line::Data {
+            number: self.number,
+            bytes: buf,
+        }))
     }
 }
 
@@ -206,35 +384,12 @@ impl<R: BufRead> Iterator for LineReader<R> {
             if self.done {
                 return None;
             }
-            let mut buf = Vec::new();
-            let len = match self.read_physical(&mut buf) {
-                Ok(Some(len)) => len,
-                Ok(None) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            self.number += 1;
-            if len > self.max_len {
-                return Some(Ok(Line::TooLong {
-                    number: self.number,
-                    len,
-                }));
+            match self.physical_line() {
+                Ok(Physical::End) => return None,
+                Ok(Physical::Blank) => continue,
+                Ok(Physical::Line(line)) => return Some(Ok(line)),
+                Err(e) => return Some(Err(e)),
             }
-            if self.number == 1 && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                buf.drain(..3);
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(Ok(Line::Data {
-                number: self.number,
-                bytes: buf,
-            }));
         }
     }
 }
