@@ -477,6 +477,9 @@ mod tests {
                 assert!(!text.contains(secret), "{text}");
             }
         }
-        assert!(format!("{link:?}").contains("Pharmacy"), "the rest still shows");
+        assert!(
+            format!("{link:?}").contains("Pharmacy"),
+            "the rest still shows"
+        );
     }
 }
