@@ -259,11 +259,9 @@ fn expired_and_insecure_links_fail_before_any_request() {
         open_link(&expired.encode(), "me", None),
         Err(Error::Shl(ShlError::LinkExpired))
     ));
-    let plain = ShlPayload {
-        url: "http://shl.example.org/api/shl/abc".into(),
-        exp: None,
-        ..expired
-    };
+    let mut plain = expired;
+    plain.url = "http://shl.example.org/api/shl/abc".into();
+    plain.exp = None;
     assert!(matches!(
         open_link(&plain.encode(), "me", None),
         Err(Error::Shl(ShlError::Insecure))

@@ -273,14 +273,13 @@ mod tests {
     const V1_KEY: &str = "rxTgYlOaKJPFtcEd0qcceN8wEU4p94SqAwIWQe6uX7Q";
 
     fn v1() -> ShlPayload {
-        ShlPayload {
-            flag: Some("LP".into()),
-            label: Some("Back-to-school immunizations for Oliver Brown".into()),
-            ..ShlPayload::new(
-                "https://ehr.example.org/qr/Y9xwkUdtmN9wwoJoN3ffJIhX2UGvCL1JnlPVNL3kDWM/m",
-                V1_KEY,
-            )
-        }
+        let mut p = ShlPayload::new(
+            "https://ehr.example.org/qr/Y9xwkUdtmN9wwoJoN3ffJIhX2UGvCL1JnlPVNL3kDWM/m",
+            V1_KEY,
+        );
+        p.flag = Some("LP".into());
+        p.label = Some("Back-to-school immunizations for Oliver Brown".into());
+        p
     }
 
     fn edit(f: &dyn Fn(&mut ShlPayload)) -> ShlPayload {
