@@ -63,6 +63,17 @@ fn read_answer(stream: &mut TcpStream) -> (u16, String) {
     (status, text)
 }
 
+/// An ordinary `$import` of one Patient, which must succeed (the lock is free).
+fn import_one(host: &fhir_common::Fhir, id: &str) {
+    let reply = host.send(
+        ureq::http::Method::POST,
+        "/Bundle/$import",
+        &[("content-type", "application/fhir+ndjson")],
+        Some(patient_line(id)),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 fn patient_line(id: &str) -> Vec<u8> {
     format!("{{\"resourceType\":\"Patient\",\"id\":\"{id}\",\"active\":true}}\n").into_bytes()
 }
@@ -89,13 +100,7 @@ fn a_stalled_import_is_stopped_and_rolled_back_and_the_next_import_proceeds() {
     assert!(text.contains("stalled") && text.contains("nothing was imported"));
 
     // The lock is free: the next import runs, and the stalled one left nothing.
-    let next = host.send(
-        ureq::http::Method::POST,
-        "/Bundle/$import",
-        &[("content-type", "application/fhir+ndjson")],
-        Some(patient_line("after-1")),
-    );
-    assert_eq!(next.status, 200, "{}", next.text());
+    import_one(&host, "after-1");
     let store = host.store();
     assert!(store.get("Patient", "stalled-1").unwrap().is_none());
     assert!(store.get("Patient", "after-1").unwrap().is_some());
@@ -139,13 +144,7 @@ fn a_slow_import_is_stopped_at_the_deadline_and_rolled_back() {
         store.get("Patient", "slow-0").unwrap().is_none(),
         "rolled back"
     );
-    let next = host.send(
-        ureq::http::Method::POST,
-        "/Bundle/$import",
-        &[("content-type", "application/fhir+ndjson")],
-        Some(patient_line("after-slow")),
-    );
-    assert_eq!(next.status, 200, "{}", next.text());
+    import_one(&host, "after-slow");
 }
 
 #[test]

@@ -83,19 +83,11 @@ pub fn fill(path: &std::path::Path, ndjson: Vec<u8>) -> Vec<String> {
 
 /// A host with `resources` generated resources (0: an empty store).
 pub fn fhir_host(resources: usize, adjust: impl FnOnce(&mut FhirConfig)) -> Fhir {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let store = data.join(phrkit_server::STORE_FILE);
-    let ids = fill(
-        &store,
-        if resources > 0 {
-            record(resources, 7)
-        } else {
-            Vec::new()
-        },
-    );
-    fhir_host_on(dir, ids.into_iter().next().unwrap_or_default(), adjust)
+    fhir_host_with(resources, |config| {
+        if let Some(fhir) = config.fhir.as_mut() {
+            adjust(fhir);
+        }
+    })
 }
 
 /// A host on an existing data folder (`dir/data`).
@@ -111,13 +103,18 @@ pub fn fhir_host_on(
     })
 }
 
-/// A host with `resources` generated resources whose whole configuration (connection limits
+/// A host with `resources` generated resources (0: an empty store) whose whole configuration (connection limits
 /// and timeouts too; the FHIR part is `config.fhir`) the test adjusts.
 pub fn fhir_host_with(resources: usize, adjust: impl FnOnce(&mut HostConfig)) -> Fhir {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let ids = fill(&data.join(phrkit_server::STORE_FILE), record(resources, 7));
+    let ndjson = if resources > 0 {
+        record(resources, 7)
+    } else {
+        Vec::new()
+    };
+    let ids = fill(&data.join(phrkit_server::STORE_FILE), ndjson);
     launch(dir, ids.into_iter().next().unwrap_or_default(), adjust)
 }
 
