@@ -86,6 +86,14 @@ pub enum PhrError {
         /// The core's message (never the URL: a link's URL is a capability).
         reason: String,
     },
+    /// The link host refused to create a link or store a file: the app's account token is
+    /// missing or wrong (`ShareOptions.accountToken`), or the account or link has reached its
+    /// quota. Retrying won't help; fix the token, or revoke old links.
+    #[error("{reason}")]
+    HostRefused {
+        /// The core's message.
+        reason: String,
+    },
     /// The store or a file failed: disk full, permission denied, no such file, a locked or
     /// corrupt database.
     #[error("{reason}")]
@@ -188,6 +196,7 @@ fn from_shl(e: ShlError, reason: String) -> PhrError {
         ShlError::Network(_) | ShlError::Host { .. } | ShlError::BadManifest(_) => {
             PhrError::Network { reason }
         }
+        ShlError::NotAuthorized | ShlError::OverQuota => PhrError::HostRefused { reason },
         ShlError::Random | ShlError::EncryptionFailed => PhrError::Internal { reason },
         ShlError::InvalidLink(_)
         | ShlError::InvalidPayload(_)
@@ -198,6 +207,7 @@ fn from_shl(e: ShlError, reason: String) -> PhrError {
         | ShlError::TooLarge { .. }
         | ShlError::Qr(_)
         | ShlError::Insecure
+        | ShlError::LocalAddress
         | ShlError::UnsupportedContent(_) => PhrError::InvalidInput { reason },
     }
 }

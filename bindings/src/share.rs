@@ -7,15 +7,44 @@
 //! [`list_accesses`]. Opening a link is a free function because it needs no store: the app
 //! can show what arrived (label, file types) before importing it into one with
 //! [`PhrStore::import_received`]. All network calls block; call them off the main thread.
+//!
+//! Only public https hosts are contacted, unless the app calls [`allow_local_hosts`] — a
+//! development switch for the whole app (like Android's cleartext-traffic setting), so a
+//! link's author cannot make a phone reach its own network (module `phrkit::shl::reach`).
+//! [`SharedLink`]'s `toString`/`description` shows no link, id or token.
 
 use crate::error::PhrError;
 use crate::import::{ImportOptions, ImportReport};
 use crate::progress::{Forward, ProgressListener};
 use crate::store::PhrStore;
 use phrkit::shl::client::{HttpClient, ReceivedFile as CoreFile};
+use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{self as core, Received, ShareOptions as CoreOptions};
 use phrkit::sphr::Secret;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the app allowed local hosts (see [`allow_local_hosts`]).
+static LOCAL_HOSTS: AtomicBool = AtomicBool::new(false);
+
+/// Development only: let every link, host and file location on this device or a private
+/// network (`10.0.2.2` for the Android emulator's host, a laptop on the LAN), and plain http
+/// to them, be used — for the whole app, until called with `false`. Off by default and in
+/// release builds it must stay off: a link's author could otherwise make the phone send
+/// requests into the network it is on.
+#[uniffi::export]
+pub fn allow_local_hosts(allow: bool) {
+    LOCAL_HOSTS.store(allow, Ordering::Relaxed);
+}
+
+/// The reach the app chose.
+fn reach() -> Reach {
+    if LOCAL_HOSTS.load(Ordering::Relaxed) {
+        Reach::Local
+    } else {
+        Reach::Public
+    }
+}
 
 /// Which part of the record a link shares.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -70,11 +99,18 @@ pub fn share_profile_from_code(code: String) -> Result<ShareProfile, PhrError> {
     })
 }
 
-/// How to share. `hostUrl` and `profile` are required.
-#[derive(Debug, Clone, uniffi::Record)]
+/// How to share. `hostUrl` and `profile` are required. Its `toString` leaves out the passcode
+/// and the account token.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ShareOptions {
-    /// The link host's base URL: `https://…` (plain `http` only to this device's loopback).
+    /// The link host's base URL: `https://…` on a public host (a local one, and plain
+    /// `http`, only after `allowLocalHosts(true)`).
     pub host_url: String,
+    /// This app's account token on the host (creating a link on a phrkit host needs one;
+    /// hosts that let anyone create links need none). Keep it in secure storage.
+    #[uniffi(default = None)]
+    pub account_token: Option<String>,
     /// What to share.
     pub profile: ShareProfile,
     /// The Patient's id; needed when the store holds several.
@@ -111,8 +147,10 @@ pub struct ShareOptions {
 }
 
 /// A link that was shared, with what is needed to manage it. Contains secrets (the link
-/// itself and the management token): keep it in secure storage, never in logs.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// itself, its id and the management token): keep it in secure storage, never in logs. Its
+/// `toString` (Kotlin) and `description` (Swift) leave them out.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct SharedLink {
     /// The `shlink:/…` URI (or the viewer URL holding it): what the QR code shows.
     pub uri: String,
@@ -134,6 +172,54 @@ pub struct SharedLink {
     pub link_id: String,
     /// The bearer token that revokes the link and lists its accesses (management handle).
     pub management_token: String,
+}
+
+impl std::fmt::Display for ShareOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ShareOptions(hostUrl={}, profile={:?}, patient={:?}, passcode={}, accountToken={}, \
+             expiresAt={:?}, longTerm={}, directFile={}, label={:?}, includeSphr={})",
+            self.host_url,
+            self.profile,
+            self.patient,
+            redacted(self.passcode.is_some()),
+            redacted(self.account_token.is_some()),
+            self.expires_at,
+            self.long_term,
+            self.direct_file,
+            self.label,
+            self.include_sphr
+        )
+    }
+}
+
+impl std::fmt::Debug for ShareOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for SharedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SharedLink(label={:?}, files={}, flag={:?}, expiresAt={:?}, patient={}, \
+             hostUrl={}, uri=<redacted>, linkId=<redacted>, managementToken=<redacted>)",
+            self.label, self.files, self.flag, self.expires_at, self.patient, self.host_url
+        )
+    }
+}
+
+impl std::fmt::Debug for SharedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// How a secret field shows in `toString`.
+fn redacted(present: bool) -> &'static str {
+    if present { "<redacted>" } else { "null" }
 }
 
 /// One recorded opening of a shared link.
@@ -177,7 +263,7 @@ pub fn open_link(
     passcode: Option<String>,
 ) -> Result<ReceivedLink, PhrError> {
     let passcode = passcode.map(Secret::new);
-    let r = core::open_link(&link, &recipient, passcode.as_ref())?;
+    let r = core::open_link(&link, &recipient, passcode.as_ref(), reach())?;
     Ok(ReceivedLink {
         label: r.label,
         host: r.host,
@@ -197,7 +283,7 @@ pub fn open_link(
 /// `InvalidInput` (a host URL that is not https).
 #[uniffi::export]
 pub fn revoke_link(link: SharedLink) -> Result<(), PhrError> {
-    Ok(HttpClient::new().revoke(&link.host_url, &link.link_id, &link.management_token)?)
+    Ok(HttpClient::new(reach()).revoke(&link.host_url, &link.link_id, &link.management_token)?)
 }
 
 /// One line of the access log.
@@ -226,6 +312,7 @@ fn core_link(link: &SharedLink) -> phrkit::shl::share::SharedLink {
         files: link.files as usize,
         excluded: Default::default(),
         patient: link.patient.clone(),
+        reach: reach(),
     }
 }
 
@@ -233,7 +320,7 @@ fn core_link(link: &SharedLink) -> phrkit::shl::share::SharedLink {
 /// `revokeLink`.
 #[uniffi::export]
 pub fn list_accesses(link: SharedLink) -> Result<Vec<LinkAccess>, PhrError> {
-    Ok(HttpClient::new()
+    Ok(HttpClient::new(reach())
         .accesses(&link.host_url, &link.link_id, &link.management_token)?
         .into_iter()
         .map(|a| LinkAccess {
@@ -266,6 +353,8 @@ impl PhrStore {
     /// patient), `Network`.
     pub fn share(&self, options: ShareOptions) -> Result<SharedLink, PhrError> {
         let mut core = CoreOptions::new(options.host_url, options.profile.into());
+        core.account_token = options.account_token.map(Secret::new);
+        core.reach = reach();
         core.patient = options.patient;
         core.passcode = options.passcode.map(Secret::new);
         core.exp = options.expires_at;

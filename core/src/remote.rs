@@ -114,14 +114,16 @@ fn agent() -> ureq::Agent {
 
 /// Records and tokens travel over https only; plain http is for this machine (loopback).
 fn secure_transport(base_url: &str) -> Result<(), RemoteError> {
-    crate::shl::client::check_url(base_url).map_err(|_| {
-        crate::Error::param(
+    if crate::shl::reach::https_or_loopback(base_url) {
+        Ok(())
+    } else {
+        Err(crate::Error::param(
             "base_url",
             "a health record travels over https only (plain http to this machine's loopback \
              address is allowed)",
         )
-        .into()
-    })
+        .into())
+    }
 }
 
 fn endpoint(base_url: &str, path: &str, params: &[(&str, &str)]) -> String {

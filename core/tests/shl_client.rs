@@ -1,11 +1,13 @@
 //! The SHL client against a host that misbehaves: a fake host on 127.0.0.1 answers each
 //! request with a canned response. A bad manifest is an error, never "0 files"; the JWE's
-//! authenticated content type wins over the manifest's; redirects are not followed.
+//! authenticated content type wins over the manifest's; redirects are not followed; a link
+//! reaches this machine only when local hosts are allowed.
 
 use phrkit::shl::ShlError;
 use phrkit::shl::client::{HttpClient, MAX_FILES};
 use phrkit::shl::jwe::{Compress, encrypt};
 use phrkit::shl::link::ShlPayload;
+use phrkit::shl::reach::Reach;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -40,7 +42,7 @@ fn payload(url: String) -> ShlPayload {
 }
 
 fn fetch(url: String) -> Result<usize, ShlError> {
-    HttpClient::new()
+    HttpClient::new(Reach::Local)
         .fetch_files(&payload(url), "Test", None, 1 << 20)
         .map(|files| files.len())
 }
@@ -101,4 +103,25 @@ fn redirects_are_not_followed() {
         String::new(),
     ));
     assert!(matches!(r, Err(ShlError::Host { status: 302 })), "{r:?}");
+}
+
+#[test]
+fn a_link_reaches_this_machine_only_in_the_development_setting() {
+    let url = fake_host("200 OK", "", "{\"files\":[]}".into());
+    let mut served = payload(url.clone());
+    // Plain http, https to the same address, and a name for it (a name resolving to a local
+    // address is refused by the resolver: module `reach`'s tests).
+    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+    for target in [
+        url.clone(),
+        format!("https://127.0.0.1:{port}/api/shl/x"),
+        format!("https://localhost:{port}/api/shl/x"),
+    ] {
+        served.url = target.clone();
+        let r = HttpClient::new(Reach::Public).fetch_files(&served, "Outsider", None, 1 << 20);
+        assert!(matches!(r, Err(ShlError::LocalAddress)), "{target}: {r:?}");
+    }
+    served.url = url;
+    let r = HttpClient::new(Reach::Local).fetch_files(&served, "Developer", None, 1 << 20);
+    assert!(matches!(r, Ok(ref files) if files.is_empty()), "{r:?}");
 }

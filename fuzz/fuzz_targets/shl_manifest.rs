@@ -17,7 +17,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phrkit::shl::client::{HttpClient, MAX_FILES, check_url};
+use phrkit::shl::client::{HttpClient, MAX_FILES};
+use phrkit::shl::reach::{Reach, check_url};
 use phrkit::shl::jwe::{Compress, encrypt};
 use phrkit::shl::link::ShlPayload;
 use serde_json::Value;
@@ -74,7 +75,7 @@ fn host() -> &'static Host {
         Host {
             base,
             reply,
-            client: HttpClient::new(),
+            client: HttpClient::new(Reach::Local),
             jwe,
         }
     })
@@ -148,7 +149,7 @@ fn served(body: &[u8], host: &Host) -> Vec<u8> {
                 Some(Value::String(_)) => {}
                 _ => {
                     if let Some(Value::String(loc)) = f.get("location")
-                        && check_url(loc).is_ok()
+                        && check_url(loc, Reach::Local).is_ok()
                     {
                         f.insert("location".into(), format!("{}/f", host.base).into());
                         changed = true;

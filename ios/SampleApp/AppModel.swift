@@ -15,6 +15,9 @@ struct TypeRow: Identifiable, Hashable {
 final class AppModel: ObservableObject {
     /// The link host the sample shares through (your deployment of `phrkit serve`).
     static let hostURL = "https://shl.example.org"
+    /// This app's account token on that host (a line of its `accounts` file); ship it the way
+    /// you ship other API keys, never in logs.
+    static let hostAccountToken = "<your account token>"
     private static let bookkeeping: Set<String> = ["Provenance", "AuditEvent"]
 
     @Published var rows: [TypeRow] = []
@@ -88,7 +91,7 @@ final class AppModel: ObservableObject {
     /// Shares the emergency summary as a SMART Health Link and shows its QR code.
     func shareLink() async {
         guard let store else { return }
-        let options = ShareOptions(hostUrl: Self.hostURL, profile: .emergency,
+        let options = ShareOptions(hostUrl: Self.hostURL, accountToken: Self.hostAccountToken, profile: .emergency,
                                    expiresAt: Int64(Date().timeIntervalSince1970) + 7 * 24 * 3600)
         guard let link = await run("Sharing", { try store.share(options: options) }),
               let png = await run("QR code", { try qrPng(text: link.uri, modulePx: 8) }) else { return }

@@ -5,7 +5,9 @@
 //! defaults the spec and the reference server use: 60 s file tickets, 1 manifest request per
 //! second per link and recipient, embedded files up to 10,000 characters, uploads up to 64 MiB;
 //! and connection limits a public host needs (1,024 connections, 64 per address, 10 s to send
-//! headers, 30 s of body silence; module `listen`).
+//! headers, 30 s of body silence; module `listen`). No account is configured by default, so a
+//! host made with [`HostConfig::new`] creates no links until [`HostConfig::accounts`] lists one
+//! (module `accounts`); [`Quotas::default`] bounds what each account and link may store.
 //! The default bind address uses port 0 (an ephemeral port) so a library user never collides with
 //! another process; `phrkit serve` binds [`DEFAULT_SERVE_BIND`] instead.
 
@@ -26,6 +28,33 @@ pub const DEFAULT_MAX_UPLOAD: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Connections from one address at once by default.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+
+/// What one account and one link may hold on the host. Checked when a link is created or a
+/// file uploaded, inside the transaction that records it, so concurrent requests cannot pass
+/// a limit together; a refused upload stores nothing (403 with the reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Files one link may carry (the recipient client reads at most 100). Default 100.
+    pub files_per_link: u64,
+    /// Bytes of ciphertext one link may carry. Default 256 MiB.
+    pub bytes_per_link: u64,
+    /// Bytes of ciphertext all of an account's links together may carry, revoked and expired
+    /// links included (their files are kept so a `PUT` can reactivate them). Default 2 GiB.
+    pub bytes_per_account: u64,
+    /// Live links (neither revoked nor expired) an account may have at once. Default 10,000.
+    pub live_links_per_account: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            files_per_link: 100,
+            bytes_per_link: 256 << 20,
+            bytes_per_account: 2 << 30,
+            live_links_per_account: 10_000,
+        }
+    }
+}
 
 /// How to run the SMART Health Link host.
 #[derive(Debug, Clone)]
@@ -61,6 +90,11 @@ pub struct HostConfig {
     /// Longest pause between two pieces of a request body; then the request fails (400, or
     /// 408 for `$import`, which rolls back). Default 30 s.
     pub body_timeout: Duration,
+    /// Who may create links (`POST /api/shl` with `Authorization: Bearer <account token>`).
+    /// Default none: the host refuses every creation with 401 until one is configured.
+    pub accounts: Vec<crate::accounts::Account>,
+    /// Limits per account and per link. Default [`Quotas::default`].
+    pub quotas: Quotas,
     /// The FHIR operations (`/metadata`, `$phr-export`, `$import`) on a record store; `None`
     /// (the default) serves only the SMART Health Link routes.
     pub fhir: Option<crate::fhir::FhirConfig>,
@@ -81,6 +115,8 @@ impl HostConfig {
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            accounts: Vec::new(),
+            quotas: Quotas::default(),
             fhir: None,
         }
     }

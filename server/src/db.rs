@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::config::Quotas;
 use crate::error::ServerError;
+use crate::quota::{self, OverQuota};
 use crate::schema;
 use crate::secrets::sha256;
 
@@ -118,6 +120,8 @@ pub struct Link {
     pub remaining_attempts: i64,
     /// Revoked by its owner.
     pub revoked: bool,
+    /// The account that created it (`None` for links from before accounts existed).
+    pub account: Option<String>,
 }
 
 impl Link {
@@ -153,6 +157,8 @@ pub struct NewLink {
     pub exp: Option<i64>,
     /// Lifetime passcode failures allowed.
     pub max_attempts: i64,
+    /// The account creating it.
+    pub account: String,
 }
 
 /// A file of a link.
@@ -168,7 +174,8 @@ pub struct FileRow {
     pub updated_ms: i64,
 }
 
-const LINK_COLUMNS: &str = "pk, token_hash, passcode_hash, flag, exp, remaining_attempts, revoked";
+const LINK_COLUMNS: &str =
+    "pk, token_hash, passcode_hash, flag, exp, remaining_attempts, revoked, account";
 
 fn link_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
     Ok(Link {
@@ -179,6 +186,7 @@ fn link_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
         exp: row.get(4)?,
         remaining_attempts: row.get(5)?,
         revoked: row.get::<_, i64>(6)? != 0,
+        account: row.get(7)?,
     })
 }
 
@@ -200,12 +208,22 @@ pub fn link_by_pk(conn: &Connection, pk: i64) -> Result<Option<Link>, ServerErro
         .optional()?)
 }
 
-/// Insert a new, active link.
-pub fn insert_link(conn: &Connection, link: &NewLink) -> Result<(), ServerError> {
-    conn.prepare_cached(
+/// Insert a new, active link, unless its account already has as many live links as
+/// `quotas` allow.
+pub fn insert_link(
+    conn: &mut Connection,
+    link: &NewLink,
+    quotas: &Quotas,
+) -> Result<Result<(), OverQuota>, ServerError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = now_ms();
+    if let Err(over) = quota::check_new_link(&tx, quotas, &link.account, now / 1000)? {
+        return Ok(Err(over));
+    }
+    tx.prepare_cached(
         "INSERT INTO link (id_hash, token_hash, passcode_hash, flag, label, exp, max_attempts,
-                           remaining_attempts, revoked, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0, ?8)",
+                           remaining_attempts, revoked, created_ms, account)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0, ?8, ?9)",
     )?
     .execute(params![
         sha256(&link.id).as_slice(),
@@ -215,9 +233,11 @@ pub fn insert_link(conn: &Connection, link: &NewLink) -> Result<(), ServerError>
         link.label,
         link.exp,
         link.max_attempts,
-        now_ms(),
+        now,
+        link.account,
     ])?;
-    Ok(())
+    tx.commit()?;
+    Ok(Ok(()))
 }
 
 /// Replace the given fields (absent ones are kept), reactivate the link and refill its attempts.
@@ -263,18 +283,33 @@ pub fn spend_attempt(conn: &mut Connection, pk: i64) -> Result<Option<i64>, Serv
     Ok(left)
 }
 
-/// Record a file of a link (re-uploading the same JWE refreshes its time). With
-/// `replace_others` (a `U` link holds one file), the link's other files are dropped.
+/// Record a file of `link` (re-uploading the same JWE refreshes its time) if it stays within
+/// `quotas`; `write_blob` stores the bytes once the quotas passed, before the row is committed,
+/// so a refused upload stores nothing and a listed file always has its blob. A `U` link holds
+/// one file: its others are dropped.
 pub fn add_file(
     conn: &mut Connection,
-    pk: i64,
+    link: &Link,
     file: &FileRow,
-    replace_others: bool,
-) -> Result<(), ServerError> {
-    let tx = conn.transaction()?;
+    quotas: &Quotas,
+    write_blob: impl FnOnce() -> Result<(), ServerError>,
+) -> Result<Result<(), OverQuota>, ServerError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let replace_others = link.is_direct();
+    let new_file = quota::NewFile {
+        link: link.pk,
+        account: link.account.as_deref(),
+        hash: &file.hash,
+        length: file.length,
+        replaces_others: replace_others,
+    };
+    if let Err(over) = quota::check_new_file(&tx, quotas, &new_file)? {
+        return Ok(Err(over));
+    }
+    write_blob()?;
     if replace_others {
         tx.prepare_cached("DELETE FROM link_file WHERE link = ?1 AND hash <> ?2")?
-            .execute(params![pk, file.hash])?;
+            .execute(params![link.pk, file.hash])?;
     }
     tx.prepare_cached(
         "INSERT INTO link_file (link, hash, content_type, length, updated_ms)
@@ -283,14 +318,14 @@ pub fn add_file(
                                                 updated_ms = excluded.updated_ms",
     )?
     .execute(params![
-        pk,
+        link.pk,
         file.hash,
         file.content_type,
         file.length,
         file.updated_ms
     ])?;
     tx.commit()?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 fn file_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {

@@ -50,6 +50,14 @@ pub enum ServerError {
     /// The FHIR configuration is unusable (an empty token, a bad token file).
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// A line of the accounts file is malformed (its content, holding a token, is not shown).
+    #[error("accounts file, line {line}: {why}")]
+    Accounts {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 /// An HTTP error answer of a route.
@@ -66,6 +74,8 @@ pub enum ApiError {
         /// `true` when no passcode was sent.
         missing: bool,
     },
+    /// 403: the caller's account or the link has used up a quota; the reason is safe to show.
+    QuotaExceeded(&'static str),
     /// 404: unknown, expired, revoked or disabled link, or unknown file.
     NotFound,
     /// 413: body over the size limit.
@@ -103,6 +113,7 @@ impl IntoResponse for ApiError {
                     "remainingAttempts": remaining,
                 }),
             ),
+            ApiError::QuotaExceeded(reason) => (StatusCode::FORBIDDEN, json!({ "error": reason })),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({ "error": "not found" })),
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

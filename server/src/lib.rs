@@ -10,8 +10,8 @@
 //!
 //! | Route | Who | Answer |
 //! |---|---|---|
-//! | `POST /api/shl` | sharer | 201 `{id, managementToken, url, active}` |
-//! | `POST /api/shl/{id}/file` | sharer (Bearer) | 200 `{added}`; 400, 413, 415 |
+//! | `POST /api/shl` | sharer (account Bearer) | 201 `{id, managementToken, url, active}`; 401, 403 |
+//! | `POST /api/shl/{id}/file` | sharer (Bearer) | 200 `{added}`; 400, 403 quota, 413, 415 |
 //! | `PUT /api/shl/{id}` | sharer (Bearer) | 200 `{id, url, active}` |
 //! | `DELETE /api/shl/{id}` | sharer (Bearer) | 200 `{id, url, active: false}` |
 //! | `GET /api/shl/{id}/accesses` | sharer (Bearer) | 200 `[{recipient, time}]` |
@@ -20,13 +20,17 @@
 //! | `GET /api/shl/{id}?recipient=` | recipient of a `U` link | 200 `application/jose`; 404 |
 //! | `GET /view#shlink:/…` | anyone holding the link | 200 the viewer page (`viewer`) |
 //!
-//! Management calls answer 404 for an unknown id and 401 for a missing or wrong token.
+//! Creating a link needs an account's token ([`HostConfig::accounts`]); every later
+//! management call carries the link's own management token and answers 404 for an unknown id
+//! and 401 for a missing or wrong token. What an account and a link may store is bounded by
+//! [`HostConfig::quotas`].
 //!
 //! With [`HostConfig::fhir`] set, the same process also serves the PHR IG's FHIR operations on a
 //! phrkit record store — `/metadata`, streamed `$phr-export`, streamed `$import` — behind a
 //! bearer token (module `fhir`, which has its own route table).
 //!
-//! Source map, one job per file: `config` (settings), `listen` (accepting connections within
+//! Source map, one job per file: `config` (settings and quotas), `accounts` (who may create
+//! links), `listen` (accepting connections within
 //! limits and timeouts), `state` (shared state), `links`
 //! (management routes), `manifest` (public routes), `tickets` (file tickets), `throttle`
 //! (polling limit), `locks` (per-link passcode serialisation), `middleware` (CORS, no-store,
@@ -38,6 +42,7 @@
 //! are not async); [`run_forever`] blocks until Ctrl-C (for `phrkit serve`); [`router`] gives the
 //! axum router to merge with other routes.
 
+mod accounts;
 mod blobs;
 mod config;
 mod db;
@@ -48,6 +53,7 @@ mod listen;
 mod locks;
 mod manifest;
 mod middleware;
+mod quota;
 mod schema;
 mod secrets;
 mod state;
@@ -63,9 +69,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
+pub use accounts::{
+    ACCOUNTS_FILE, Account, FIRST_ACCOUNT, load_accounts, load_or_create_accounts, parse_accounts,
+};
 pub use config::{
     DEFAULT_EMBED_CAP, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_UPLOAD,
-    DEFAULT_SERVE_BIND, HostConfig,
+    DEFAULT_SERVE_BIND, HostConfig, Quotas,
 };
 pub use error::ServerError;
 pub use fhir::{

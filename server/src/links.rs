@@ -1,11 +1,16 @@
 //! Management routes: the sharing app creates a link, uploads ciphertext, updates, revokes, and
 //! reads the access log.
 //!
-//! The shape follows the reference server (jmandel/vaxx.link): `POST /api/shl` needs no
-//! authentication and returns the link id and a management token; every other management call
-//! carries `Authorization: Bearer <managementToken>`. An unknown id answers 404 before the token
+//! The shape follows the reference server (jmandel/vaxx.link), with one difference: there,
+//! `POST /api/shl` needs no authentication; here it needs an account's token (module
+//! `accounts`), so strangers cannot fill the host. It returns the link id and a management
+//! token; every other management call carries `Authorization: Bearer <managementToken>`. An unknown id answers 404 before the token
 //! is looked at; a missing or wrong token answers 401. The token is checked against its stored
 //! SHA-256 in constant time.
+//!
+//! A new link and each upload must stay within the host's quotas (files and bytes per link,
+//! bytes and live links per account); past one, the answer is 403 with the reason and nothing
+//! is stored.
 //!
 //! The host never sees the SHL key: uploads are JWE compact strings the app already encrypted.
 //! The only check on them is their shape (five base64url parts, the second, the encrypted key,
@@ -26,9 +31,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::accounts;
 use crate::db::{self, FileRow, Link, NewLink};
 use crate::error::{ApiError, body_bytes, json_body};
-use crate::secrets::{hash_passcode, random_token, token_matches};
+use crate::secrets::{hash_passcode, random_token, sha256_b64url, token_matches};
 use crate::state::HostState;
 
 /// Content types an SHL file may have.
@@ -67,8 +73,16 @@ pub(crate) struct UpdateRequest {
 /// `POST /api/shl`: create a link → 201 `{id, managementToken, url, active}`.
 pub(crate) async fn create(
     State(state): State<HostState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let account = bearer(&headers)
+        .and_then(|token| accounts::find(&state.inner.accounts, token))
+        .ok_or(ApiError::Unauthorized(
+            "creating a link needs `Authorization: Bearer <account token>` of this host",
+        ))?
+        .name()
+        .to_owned();
     let request: CreateRequest = json_body(body)?;
     let flag = link_flag(request.flag.as_deref(), request.passcode.is_some())?;
     check_label(request.label.as_deref())?;
@@ -93,12 +107,15 @@ pub(crate) async fn create(
         label: request.label,
         exp: request.exp,
         max_attempts,
+        account,
     };
+    let quotas = state.inner.quotas;
     state
         .inner
         .db
-        .call(move |conn| db::insert_link(conn, &link))
-        .await?;
+        .call(move |conn| db::insert_link(conn, &link, &quotas))
+        .await?
+        .map_err(|over| ApiError::QuotaExceeded(over.0))?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "managementToken": token, "url": url, "active": true })),
@@ -177,21 +194,22 @@ pub(crate) async fn upload(
         ));
     }
     let length = i64::try_from(jwe.len()).map_err(|_| ApiError::TooLarge)?;
+    let hash = sha256_b64url(jwe);
     let jwe = jwe.to_vec();
     let blobs = state.inner.blobs.clone();
-    let hash = state.blocking(move || blobs.put(&jwe)).await?;
     let file = FileRow {
         hash: hash.clone(),
         content_type,
         length,
         updated_ms: db::now_ms(),
     };
-    let direct = link.is_direct();
+    let quotas = state.inner.quotas;
     state
         .inner
         .db
-        .call(move |conn| db::add_file(conn, link.pk, &file, direct))
-        .await?;
+        .call(move |conn| db::add_file(conn, &link, &file, &quotas, || blobs.put(&jwe).map(drop)))
+        .await?
+        .map_err(|over| ApiError::QuotaExceeded(over.0))?;
     Ok(Json(json!({ "added": hash })))
 }
 
@@ -216,12 +234,7 @@ pub(crate) async fn accesses(
 
 /// The link `id` if the request carries its management token: 404 unknown, 401 bad token.
 async fn authorize(state: &HostState, id: &str, headers: &HeaderMap) -> Result<Link, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_owned);
+    let token = bearer(headers).map(str::to_owned);
     let id = id.to_owned();
     let link = state
         .inner
@@ -235,6 +248,15 @@ async fn authorize(state: &HostState, id: &str, headers: &HeaderMap) -> Result<L
             "missing or invalid management token",
         )),
     }
+}
+
+/// The bearer token of a request, if it carries one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 async fn hash_new_passcode(state: &HostState, passcode: String) -> Result<String, ApiError> {

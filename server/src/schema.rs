@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use crate::error::ServerError;
 
 /// Schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE link (
@@ -50,6 +50,11 @@ CREATE TABLE access (
 CREATE INDEX access_by_link_time ON access(link, time_ms);
 ";
 
+const V2: &str = "
+ALTER TABLE link ADD COLUMN account TEXT;  -- the account that created it; NULL = before accounts
+CREATE INDEX link_by_account ON link(account);
+";
+
 /// Bring the database to [`VERSION`]. Idempotent.
 pub fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
     loop {
@@ -74,6 +79,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
 fn upgrade_from(conn: &Connection, version: i64) -> Result<(), ServerError> {
     match version {
         0 => conn.execute_batch(V1)?,
+        1 => conn.execute_batch(V2)?,
         _ => {
             return Err(ServerError::SchemaTooNew {
                 found: version,
@@ -97,6 +103,24 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, VERSION);
+    }
+
+    #[test]
+    fn version_1_links_are_kept_and_belong_to_no_account() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO link (id_hash, token_hash, flag, max_attempts, remaining_attempts,
+                               created_ms) VALUES (x'01', x'02', '', 5, 5, 0)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let account: Option<String> = conn
+            .query_row("SELECT account FROM link", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(account, None);
     }
 
     #[test]

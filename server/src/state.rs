@@ -54,6 +54,10 @@ pub(crate) struct Inner {
     pub max_upload: usize,
     /// Server cap on `embedded` length.
     pub embed_cap: usize,
+    /// Who may create links.
+    pub accounts: Vec<crate::accounts::Account>,
+    /// Limits per account and per link.
+    pub quotas: crate::config::Quotas,
     /// The FHIR operations' settings, when the host serves them.
     pub fhir: Option<crate::fhir::FhirConfig>,
 }
@@ -81,6 +85,8 @@ impl HostState {
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 max_upload: config.max_upload,
                 embed_cap: config.embed_cap,
+                accounts: config.accounts.clone(),
+                quotas: config.quotas,
                 fhir: config.fhir.clone(),
             }),
         })

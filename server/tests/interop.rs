@@ -11,7 +11,7 @@ use phrkit::Store;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::jwe::{Compress, decrypt, encrypt};
 use phrkit::shl::link::{ShlPayload, generate_key};
-use phrkit::shl::share::ShareOptions;
+
 use phrkit::sphr::Secret;
 use serde_json::Value;
 use std::io::Write;
@@ -120,7 +120,7 @@ fn kill_the_clipboard_parses_and_opens_our_links() {
     }
     let h = host();
     let (_d, phone) = shared_store();
-    let mut opts = ShareOptions::new(&h.server.base_url, ShareProfile::Emergency);
+    let mut opts = h.share_options(ShareProfile::Emergency);
     opts.passcode = Some(Secret::new("2468"));
     opts.viewer = Some("https://viewer.example.org/".into());
     let link = phone.share(&opts).unwrap();

@@ -86,7 +86,6 @@ fn upload_over_the_limit_is_413() {
 #[test]
 fn create_rejects_bad_options() {
     let host = host();
-    let url = format!("{}/api/shl", host.base());
     for body in [
         json!({ "flag": "P" }),
         json!({ "flag": "U", "passcode": "1" }),
@@ -96,7 +95,7 @@ fn create_rejects_bad_options() {
         json!({ "maxAttempts": 0 }),
         json!({ "passcode": "" }),
     ] {
-        assert_eq!(host.post_json(&url, &body).status, 400, "{body}");
+        assert_eq!(host.create_reply(&body).status, 400, "{body}");
     }
 }
 
@@ -167,7 +166,7 @@ fn public_routes_send_cors_and_no_store_and_management_routes_no_cors() {
     // its preflight for a management call gets no permission.
     let management = [
         host.manage(Method::GET, &format!("{}/accesses", link.url), &link, None),
-        host.post_json(&format!("{}/api/shl", host.base()), &json!({})),
+        host.create_reply(&json!({})),
         host.send(
             Method::OPTIONS,
             &format!("{}/accesses", link.url),

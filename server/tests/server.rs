@@ -49,6 +49,9 @@ fn public_url_is_used_in_links() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = HostConfig::new(dir.path());
     config.public_url = Some("https://shl.example.org/".into());
+    let account = phrkit_server::Account::generate("app").unwrap();
+    let bearer = format!("Bearer {}", account.token().expose());
+    config.accounts = vec![account];
     let server = start(config).unwrap();
     assert_eq!(server.base_url, "https://shl.example.org");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -58,6 +61,7 @@ fn public_url_is_used_in_links() {
     let mut reply = agent
         .post(format!("http://{}/api/shl", server.addr))
         .header("content-type", "application/json")
+        .header("authorization", &bearer)
         .send("{}")
         .unwrap();
     assert_eq!(reply.status(), 201);

@@ -9,6 +9,7 @@ use phrkit::progress::NoProgress;
 use phrkit::shl::ShlError;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::link::ShlPayload;
+use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, accesses, open_link, revoke};
 use phrkit::sphr::Secret;
 use phrkit::{Error, Store};
@@ -26,7 +27,7 @@ fn bundle(bytes: &[u8]) -> Value {
 fn emergency_summary_with_passcode_reaches_the_pharmacy() {
     let h = host();
     let (_d, phone) = record();
-    let mut opts = ShareOptions::new(&h.server.base_url, ShareProfile::Emergency);
+    let mut opts = h.share_options(ShareProfile::Emergency);
     opts.passcode = Some(Secret::new("4321"));
     opts.exp = Some(phrkit::fhir::date::now_ms() / 1000 + 3600);
     let link = phone.share(&opts).unwrap();
@@ -38,7 +39,7 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
         "Debug never shows the link or key"
     );
 
-    match open_link(link.uri.expose(), "City Pharmacy", None) {
+    match open_link(link.uri.expose(), "City Pharmacy", None, Reach::Local) {
         Err(Error::Shl(ShlError::PasscodeRequired { .. })) => {}
         other => panic!("{other:?}"),
     }
@@ -46,6 +47,7 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
         link.uri.expose(),
         "City Pharmacy",
         Some(&Secret::new("0000")),
+        Reach::Local,
     ) {
         Err(Error::Shl(ShlError::PasscodeWrong {
             remaining_attempts: Some(4),
@@ -56,6 +58,7 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
         link.uri.expose(),
         "City Pharmacy",
         Some(&Secret::new("4321")),
+        Reach::Local,
     )
     .unwrap();
     assert_eq!(received.files.len(), 1);
@@ -120,7 +123,8 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
         open_link(
             link.uri.expose(),
             "City Pharmacy",
-            Some(&Secret::new("4321"))
+            Some(&Secret::new("4321")),
+            Reach::Local
         ),
         Err(Error::Shl(ShlError::LinkGone))
     ));
@@ -153,10 +157,8 @@ fn each_profile_shares_what_its_reader_needs() {
             vec!["Composition", "Patient", "Immunization"],
         ),
     ] {
-        let link = phone
-            .share(&ShareOptions::new(&h.server.base_url, profile.clone()))
-            .unwrap();
-        let got = open_link(link.uri.expose(), "Travel clinic", None).unwrap();
+        let link = phone.share(&h.share_options(profile.clone())).unwrap();
+        let got = open_link(link.uri.expose(), "Travel clinic", None, Reach::Local).unwrap();
         let b = bundle(&got.files[0].bytes);
         let types: Vec<&str> = b["entry"]
             .as_array()
@@ -188,7 +190,7 @@ fn each_profile_shares_what_its_reader_needs() {
 fn a_direct_file_link_and_an_included_sphr() {
     let h = host();
     let (_d, phone) = record();
-    let mut direct = ShareOptions::new(&h.server.base_url, ShareProfile::Pharmacy);
+    let mut direct = h.share_options(ShareProfile::Pharmacy);
     direct.direct_file = true;
     let link = phone.share(&direct).unwrap();
     assert_eq!(
@@ -199,7 +201,7 @@ fn a_direct_file_link_and_an_included_sphr() {
         Some("U")
     );
     assert_eq!(
-        open_link(link.uri.expose(), "Pharmacy", None)
+        open_link(link.uri.expose(), "Pharmacy", None, Reach::Local)
             .unwrap()
             .files
             .len(),
@@ -211,10 +213,10 @@ fn a_direct_file_link_and_an_included_sphr() {
         "U with P is refused"
     );
 
-    let mut with_sphr = ShareOptions::new(&h.server.base_url, ShareProfile::Emergency);
+    let mut with_sphr = h.share_options(ShareProfile::Emergency);
     with_sphr.include_sphr = true;
     let link = phone.share(&with_sphr).unwrap();
-    let received = open_link(link.uri.expose(), "ER", None).unwrap();
+    let received = open_link(link.uri.expose(), "ER", None, Reach::Local).unwrap();
     assert_eq!(received.files.len(), 2);
     assert_eq!(bundle(&received.files[1].bytes)["resourceType"], "Binary");
     let dir = tempfile::tempdir().unwrap();
@@ -256,14 +258,14 @@ fn expired_and_insecure_links_fail_before_any_request() {
         v: None,
     };
     assert!(matches!(
-        open_link(&expired.encode(), "me", None),
+        open_link(&expired.encode(), "me", None, Reach::Local),
         Err(Error::Shl(ShlError::LinkExpired))
     ));
     let mut plain = expired;
     plain.url = "http://shl.example.org/api/shl/abc".into();
     plain.exp = None;
     assert!(matches!(
-        open_link(&plain.encode(), "me", None),
+        open_link(&plain.encode(), "me", None, Reach::Local),
         Err(Error::Shl(ShlError::Insecure))
     ));
 }

@@ -62,7 +62,8 @@ def serve():
 
 
 def share(db, base, *extra, passcode=None, manage="share.json"):
-    args = ["share", "--db", db, "--host", base, "--manage-file", manage, *extra]
+    args = ["share", "--db", db, "--host", base, "--manage-file", manage,
+            "--account-token-file", str(WORK / "host" / "accounts"), *extra]
     if passcode:
         (WORK / "passcode").write_text(passcode)
         args += ["--passcode-file", "passcode"]
@@ -219,8 +220,11 @@ def main():
             expected = json.loads((FIXTURES / "IPS_IG-bundle-01.json").read_text())
             pat = next(e["resource"] for e in expected["entry"] if e["resource"]["resourceType"] == "Patient")
             family = pat["name"][0]["family"]
+            account = next(l for l in (WORK / "host" / "accounts").read_text().splitlines()
+                           if l.strip() and not l.startswith("#")).split()[1]
             req = urllib.request.Request(base + "/api/shl", data=json.dumps({"flag": "U"}).encode(),
-                                         headers={"content-type": "application/json"})
+                                         headers={"content-type": "application/json",
+                                                  "authorization": "Bearer " + account})
             created = json.load(urllib.request.urlopen(req))
             up = urllib.request.Request(created["url"] + "/file", data=jwe.encode(), headers={
                 "content-type": "application/fhir+json", "authorization": "Bearer " + created["managementToken"]})

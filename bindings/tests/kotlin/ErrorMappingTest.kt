@@ -28,7 +28,7 @@ class ErrorMappingTest {
 
     @Test
     fun `passcode required, then wrong with remaining attempts, then gone`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Emergency, passcode = "right"))
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Emergency, passcode = "right"))
         val required = assertFailsWith<PhrException.PasscodeRequired> { openLink(link.uri, "Someone") }
         assertTrue(required.reason.contains("passcode"), required.reason)
         val first = assertFailsWith<PhrException.PasscodeWrong> { openLink(link.uri, "Someone", "wrong") }
@@ -43,7 +43,7 @@ class ErrorMappingTest {
 
     @Test
     fun `an expired link fails before any request`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full,
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full,
             expiresAt = System.currentTimeMillis() / 1000 + 2))
         Thread.sleep(3000)
         assertFailsWith<PhrException.LinkExpired> { openLink(link.uri, "Late") }
@@ -61,7 +61,7 @@ class ErrorMappingTest {
             store.exportToFile(File(tempDir(), "x.json").path, ExportRequest(format = ExportFormat.BUNDLE, patient = "nobody"))
         }
         assertFailsWith<PhrException.NotFound> {
-            newStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full))
+            newStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full))
         }
         assertFailsWith<PhrException.Storage> { store.importFile("/no/such/file.phr") }
         assertFailsWith<PhrException.Storage> { PhrStore.open("/proc/no-such-dir/x.db") }

@@ -33,7 +33,7 @@ class JourneyTest {
 
         // 3. It shares the whole record behind a passcode through a host on loopback.
         val link = first.share(ShareOptions(
-            hostUrl = TestHost.url, profile = ShareProfile.Full, passcode = "4711",
+            hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full, passcode = "4711",
             label = "Journey test", expiresAt = System.currentTimeMillis() / 1000 + 3600))
         assertTrue(link.uri.startsWith(TestHost.url + "/view#shlink:/"), "the host's viewer holds the link: ${link.uri.take(40)}")
         assertEquals("P", link.flag)

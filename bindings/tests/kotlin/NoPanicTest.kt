@@ -84,7 +84,7 @@ class NoPanicTest {
         survives("delete unknown") { store.delete("NotAType", "x") }
 
         // sharing
-        val full = ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full)
+        val full = ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full)
         rejects("share host not a URL") { store.share(full.copy(hostUrl = "not a url")) }
         rejects("share host ftp") { store.share(full.copy(hostUrl = "ftp://example.org")) }
         rejects("share plain http off loopback") { store.share(full.copy(hostUrl = "http://example.org")) }

@@ -62,7 +62,7 @@ class ProgressAndCloseTest {
         store.closeStore()
         assertFailsWith<PhrException.Closed> { store.get("Patient", "p1") }
         assertFailsWith<PhrException.Closed> { store.importBytes("tiny.phr", tinyRecord()) }
-        assertFailsWith<PhrException.Closed> { store.share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full)) }
+        assertFailsWith<PhrException.Closed> { store.share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full)) }
         // The file is intact and opens again.
         PhrStore.open(path).use { again -> assertEquals(listOf("p1"), again.patientIds()) }
     }

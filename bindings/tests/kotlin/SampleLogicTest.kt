@@ -20,7 +20,7 @@ class SampleLogicTest {
 
     @Test
     fun `a link the sample app accepts opens with the SDK`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full,
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full,
             viewerUrl = "https://viewer.example/"))
         val accepted = assertNotNull(shlinkFrom(link.uri))
         assertEquals(1, openLink(accepted, "Sample app").files.size)

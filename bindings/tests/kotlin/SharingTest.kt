@@ -14,7 +14,7 @@ class SharingTest {
             ShareProfile.Referral, ShareProfile.Full,
             ShareProfile.Custom(types = listOf("Observation"), start = "2020", end = null))
         for (profile in profiles) {
-            val link = store.share(ShareOptions(hostUrl = TestHost.url, profile = profile))
+            val link = store.share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = profile))
             val received = openLink(link.uri, "Profile test")
             assertEquals(1, received.files.size, "$profile")
             assertEquals("application/fhir+json", received.files[0].contentType)
@@ -32,7 +32,7 @@ class SharingTest {
     @Test
     fun `flags, label, viewer URL and an attached sphr`() {
         val store = tinyStore()
-        val link = store.share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full, longTerm = true,
+        val link = store.share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full, longTerm = true,
             label = "For Dr. Who", viewerUrl = "https://viewer.example/", includeSphr = true))
         assertEquals("L", link.flag)
         assertEquals(2u, link.files)
@@ -49,14 +49,14 @@ class SharingTest {
 
     @Test
     fun `a direct-file link opens without a manifest`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Emergency, directFile = true))
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Emergency, directFile = true))
         assertEquals("U", link.flag)
         assertEquals(1, openLink(link.uri, "Direct").files.size)
     }
 
     @Test
     fun `accesses list who opened the link`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Travel))
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Travel))
         assertEquals(listOf(), listAccesses(link))
         openLink(link.uri, "Border control")
         val accesses = listAccesses(link)
@@ -77,7 +77,7 @@ class SharingTest {
 
     @Test
     fun `importing a received link with a validate-only preview`() {
-        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, profile = ShareProfile.Full))
+        val link = tinyStore().share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full))
         val received = openLink(link.uri, "Preview")
         val other = newStore()
         val preview = other.importReceived(received, ImportOptions(mode = ImportMode.VALIDATE))

@@ -7,6 +7,10 @@ import java.io.File
 import java.nio.file.Files
 import org.junit.jupiter.api.Assumptions
 
+/** The test host runs on loopback: the SDK may reach local hosts (its development setting).
+ * Set when this file's helpers are first used, before any share or open. */
+private val localHostsAllowed: Unit = allowLocalHosts(true)
+
 /** A fresh temporary folder, removed when the JVM exits. */
 fun tempDir(prefix: String = "phrkit-kt"): File =
     Files.createTempDirectory(prefix).toFile().also { it.deleteOnExit() }
@@ -36,10 +40,12 @@ fun tinyStore(): PhrStore = newStore().also { it.importBytes("tiny.phr", tinyRec
 
 /**
  * The SMART Health Link host: one `phrkit-test-host` process per JVM (path from
- * `-Dphrkit.testHost`), on 127.0.0.1 with an ephemeral port. It stops when its stdin closes.
+ * `-Dphrkit.testHost`), on 127.0.0.1 with an ephemeral port, with one account whose [token]
+ * creates links. It stops when its stdin closes.
  */
 object TestHost {
-    val url: String by lazy {
+    private val started: Pair<String, String> by lazy {
+        allowLocalHosts(true)
         val exe = System.getProperty("phrkit.testHost", "target/debug/examples/phrkit-test-host")
         check(File(exe).canExecute()) { "test host $exe not built (cargo build -p phrkit-ffi --example phrkit-test-host)" }
         val process = ProcessBuilder(exe).redirectError(ProcessBuilder.Redirect.INHERIT).start()
@@ -47,8 +53,15 @@ object TestHost {
             process.outputStream.close()
             process.waitFor()
         })
-        process.inputStream.bufferedReader().readLine() ?: error("the test host printed no URL")
+        val out = process.inputStream.bufferedReader()
+        val url = out.readLine() ?: error("the test host printed no URL")
+        val token = out.readLine() ?: error("the test host printed no account token")
+        url to token
     }
+    /** The host's base URL. */
+    val url: String get() = started.first
+    /** The token of the host's one account. */
+    val token: String get() = started.second
 }
 
 /** Records every progress call; answers `true` until [cancelAfter] calls have been made. */

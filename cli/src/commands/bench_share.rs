@@ -6,7 +6,9 @@ use anyhow::bail;
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
+use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, open_link};
+use phrkit::sphr::Secret;
 use phrkit::{ExportRequest, ImportOptions, Store};
 use std::io::BufWriter;
 use std::path::Path;
@@ -98,15 +100,21 @@ pub fn sphr(sizes: Vec<usize>, dir: &Path) -> anyhow::Result<ExitCode> {
 pub fn shl(dir: &Path, runs: usize) -> anyhow::Result<ExitCode> {
     let mut config = phrkit_server::HostConfig::new(dir.join("host"));
     config.poll_interval = Duration::ZERO;
+    let account = phrkit_server::Account::generate("bench")?;
+    let mut opts = ShareOptions::new("", ShareProfile::Emergency);
+    opts.account_token = Some(Secret::new(account.token().expose()));
+    opts.reach = Reach::Local;
+    config.accounts = vec![account];
     let host = phrkit_server::start(config)?;
+    opts.host.clone_from(&host.base_url);
     let db = record(dir, 2000)?;
     let store = Store::open(&db)?;
-    let link = store.share(&ShareOptions::new(&host.base_url, ShareProfile::Emergency))?;
+    let link = store.share(&opts)?;
     let mut times = Vec::with_capacity(runs);
     let mut bytes = 0;
     for n in 0..runs {
         let start = Instant::now();
-        let received = open_link(link.uri.expose(), "Benchmark ER", None)?;
+        let received = open_link(link.uri.expose(), "Benchmark ER", None, Reach::Local)?;
         let mut er = Store::open(dir.join(format!("er-{n}.db")))?;
         er.import_received(&received, &ImportOptions::default(), &NoProgress)?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -9,6 +9,7 @@ use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, References, Shape, generate};
 use phrkit::progress::NoProgress;
 use phrkit::shl::content::ShareProfile;
+use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, open_link};
 use phrkit::sphr::Secret;
 use phrkit::store::crypto::StoreKey;
@@ -245,12 +246,21 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
         6,
         "At the pharmacy: share medications and allergies as a SMART Health Link + QR code",
     );
-    let host = phrkit_server::start(phrkit_server::HostConfig::new(dir.join("shl-host")))?;
+    let mut config = phrkit_server::HostConfig::new(dir.join("shl-host"));
+    let account = phrkit_server::Account::generate("patient-app")?;
+    let account_token = Secret::new(account.token().expose());
+    config.accounts = vec![account];
+    let host = phrkit_server::start(config)?;
     println!(
-        "a link host runs on {} (it only ever sees ciphertext)",
+        "a link host runs on {} (it only ever sees ciphertext; the patient's app has an account \
+         there, which creating links needs)",
         host.base_url
     );
+    // The host runs on this machine, so this demo explicitly allows local hosts; a real
+    // pharmacy's phrkit reaches only public https hosts.
     let mut opts = ShareOptions::new(&host.base_url, ShareProfile::Pharmacy);
+    opts.reach = Reach::Local;
+    opts.account_token = Some(account_token);
     opts.patient = phone.patient_ids()?.into_iter().next();
     opts.passcode = Some(Secret::new("2468"));
     opts.exp = Some(phrkit::fhir::date::now_ms() / 1000 + 3600);
@@ -272,6 +282,7 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
         link.uri.expose(),
         "City Pharmacy",
         Some(&Secret::new("2468")),
+        Reach::Local,
     )?;
     let mut pharmacy = Store::open(dir.join("pharmacy.db"))?;
     let report = pharmacy.import_received(&received, &ImportOptions::default(), &NoProgress)?;
@@ -295,6 +306,7 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
         link.uri.expose(),
         "City Pharmacy",
         Some(&Secret::new("2468")),
+        Reach::Local,
     ) {
         Err(e) => println!("after revoking, opening again fails: {e}"),
         Ok(_) => anyhow::bail!("a revoked link still opened"),

@@ -5,11 +5,15 @@
 //! first start (32 random bytes, mode 0600). The token itself is never printed: the first
 //! start prints a curl example that reads it from its file. Binds 127.0.0.1:8787 by default;
 //! binding another interface is the user's explicit choice.
+//!
+//! Creating SMART Health Links needs an account: the accounts come from `--accounts-file`, else
+//! `<data>/accounts`, created on first start with one account `owner` (mode 0600);
+//! `phrkit share --account-token-file <data>/accounts` uses it.
 
 use anyhow::Context;
 use phrkit_server::{
-    ApiToken, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_SERVE_BIND,
-    FhirConfig, HostConfig, STORE_FILE, TOKEN_FILE,
+    ACCOUNTS_FILE, ApiToken, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+    DEFAULT_SERVE_BIND, FhirConfig, HostConfig, STORE_FILE, TOKEN_FILE,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +31,10 @@ pub struct ServeArgs {
     /// File holding the API token (default: PHRKIT_TOKEN, else <data>/token, created if missing).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Accounts allowed to create links, one `name token` per line (default: <data>/accounts,
+    /// created with one account `owner` if missing).
+    #[arg(long)]
+    pub accounts_file: Option<PathBuf>,
     /// Public base URL used in links and status URLs (default: http://<bind>).
     #[arg(long)]
     pub public_url: Option<String>,
@@ -63,7 +71,26 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let path = a.data.join(TOKEN_FILE);
         (token, path.display().to_string(), created)
     };
+    let (accounts, accounts_path, accounts_created) = match &a.accounts_file {
+        Some(file) => (
+            phrkit_server::load_accounts(file)
+                .with_context(|| format!("cannot use {}", file.display()))?,
+            file.clone(),
+            false,
+        ),
+        None => {
+            let (accounts, created) = phrkit_server::load_or_create_accounts(&a.data)?;
+            (accounts, a.data.join(ACCOUNTS_FILE), created)
+        }
+    };
+    if phrkit::private_files::readable_by_others(&accounts_path) {
+        eprintln!(
+            "warning: {} is readable by other users of this machine; `chmod 600` it",
+            accounts_path.display()
+        );
+    }
     let mut config = HostConfig::new(&a.data);
+    config.accounts = accounts;
     config.bind = a.bind;
     config.public_url = a.public_url.clone();
     config.max_connections = a.max_connections;
@@ -82,6 +109,17 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         a.data.join(STORE_FILE).display()
     );
     eprintln!("FHIR operations need `Authorization: Bearer <token>`; the token is in {source}");
+    eprintln!(
+        "creating links needs one of the {} account(s) in {}{}",
+        config.accounts.len(),
+        accounts_path.display(),
+        if accounts_created {
+            " (just created with the account `owner`: \
+             phrkit share --account-token-file <that file>)"
+        } else {
+            ""
+        }
+    );
     if created {
         let file = a.data.join(TOKEN_FILE);
         eprintln!("a new token was created (readable only by you). Try:");

@@ -1,13 +1,18 @@
 //! `phrkit share`, `phrkit open`, `phrkit revoke`, `phrkit accesses`: SMART Health Links.
 //!
-//! Secrets stay off the command line: passcodes come from a file, and the management handle
-//! a share returns (host, link id, token) is written to a file readable only by the owner,
-//! which `revoke` and `accesses` read back.
+//! Secrets stay off the command line: passcodes and the host account's token come from files,
+//! and the management handle a share returns (host, link id, token) is written to a file
+//! readable only by the owner, which `revoke` and `accesses` read back.
+//!
+//! The sharer's host is the user's own choice (`--host`), so it may be on this machine or the
+//! local network; the links `phrkit open` is given are a stranger's, so it reaches only public
+//! https hosts unless `--allow-local-hosts` says otherwise (module `phrkit::shl::reach`).
 
 use crate::StoreArgs;
 use crate::commands::import::{PipelineArgs, print_report, read_passphrase};
 use anyhow::Context;
 use phrkit::shl::content::ShareProfile;
+use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, SharedLink, open_link};
 use phrkit::sphr::Secret;
 use phrkit::{ImportOptions, Store};
@@ -51,9 +56,15 @@ pub struct ShareArgs {
     /// The content may change later (flag L).
     #[arg(long)]
     pub long_term: bool,
-    /// The link host.
+    /// The link host: https, or plain http to this machine or your local network (a
+    /// `phrkit serve` you run).
     #[arg(long, default_value = "http://127.0.0.1:8787")]
     pub host: String,
+    /// The file holding this host account's token, which creating a link needs: the token
+    /// alone, or a `name token` line such as the first line of `phrkit serve`'s
+    /// `<data>/accounts` (PHRKIT_ACCOUNT_TOKEN also works).
+    #[arg(long)]
+    pub account_token_file: Option<PathBuf>,
     /// Shown to the recipient (≤ 80 characters).
     #[arg(long)]
     pub label: Option<String>,
@@ -155,6 +166,34 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The account token from `file` (its first line that is not a comment; the last word of it,
+/// so an accounts-file line `name token` works), else from `PHRKIT_ACCOUNT_TOKEN`.
+fn account_token(file: Option<&Path>) -> anyhow::Result<Option<Secret>> {
+    let text = match file {
+        Some(path) => {
+            if phrkit::private_files::readable_by_others(path) {
+                eprintln!(
+                    "warning: {} is readable by other users of this machine; `chmod 600` it",
+                    path.display()
+                );
+            }
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        }
+        None => match std::env::var("PHRKIT_ACCOUNT_TOKEN") {
+            Ok(token) => token,
+            Err(_) => return Ok(None),
+        },
+    };
+    let token = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .and_then(|line| line.split_whitespace().last())
+        .context("the account token file holds no token")?;
+    Ok(Some(Secret::new(token)))
+}
+
 /// `phrkit share`.
 pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open()?;
@@ -169,6 +208,8 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
         *end = a.end.clone();
     }
     let mut opts = ShareOptions::new(&a.host, profile);
+    opts.reach = Reach::Local;
+    opts.account_token = account_token(a.account_token_file.as_deref())?;
     opts.patient = a.patient.clone();
     opts.passcode = a
         .passcode_file
@@ -256,6 +297,7 @@ fn load_handle(path: &Path) -> anyhow::Result<SharedLink> {
         files: 0,
         excluded: Default::default(),
         patient: field("patient")?,
+        reach: Reach::Local,
     })
 }
 
@@ -301,6 +343,10 @@ pub struct OpenArgs {
     /// Write the received files into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Development only: let the link reach this machine and private networks (and plain
+    /// http there). Without it, a link can point only at public https hosts.
+    #[arg(long, env = "PHRKIT_ALLOW_LOCAL_HOSTS")]
+    pub allow_local_hosts: bool,
 }
 
 /// `phrkit open`.
@@ -317,7 +363,12 @@ pub fn open(a: OpenArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(read_passphrase)
         .transpose()?;
-    let received = open_link(&link, &a.recipient, passcode.as_ref())?;
+    let reach = if a.allow_local_hosts {
+        Reach::Local
+    } else {
+        Reach::Public
+    };
+    let received = open_link(&link, &a.recipient, passcode.as_ref(), reach)?;
     println!(
         "{} file(s) from {} ({})",
         received.files.len(),

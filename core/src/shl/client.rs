@@ -3,12 +3,15 @@
 //!
 //! Status codes follow the spec and the servers in circulation (see
 //! `spec/smart-health-links.md` §3.3): 401/403 → passcode problem with `remainingAttempts`
-//! when given; 404/410 → link gone; 429 → wait `Retry-After` (bounded) and retry. Only
-//! `https` URLs are fetched, except loopback hosts for development and tests. Error
+//! when given; 404/410 → link gone; 429 → wait `Retry-After` (bounded) and retry. Creating a
+//! link sends the host's account token; 401 then means the host wants a (valid) one, 403 a
+//! quota. Which hosts are reached is the client's [`Reach`] (module `reach`): public https
+//! hosts unless the caller opts into local ones; redirects are never followed. Error
 //! messages never contain URLs: a link's URL is a capability.
 
 use super::ShlError;
 use super::link::ShlPayload;
+use super::reach::{LocalAddressRefused, Reach, ReachResolver, check_url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -21,11 +24,12 @@ const MAX_RETRIES: usize = 3;
 /// A blocking HTTP client for link hosts. Calls block; use it off the main thread.
 pub struct HttpClient {
     agent: ureq::Agent,
+    reach: Reach,
 }
 
 impl Default for HttpClient {
     fn default() -> Self {
-        Self::new()
+        Self::new(Reach::Public)
     }
 }
 
@@ -93,40 +97,16 @@ fn describe(e: &ureq::Error) -> String {
 }
 
 fn network(e: ureq::Error) -> ShlError {
-    ShlError::Network(describe(&e))
+    match e {
+        ureq::Error::Other(inner) if inner.is::<LocalAddressRefused>() => ShlError::LocalAddress,
+        e => ShlError::Network(describe(&e)),
+    }
 }
 
 /// Most files one link's manifest may list.
 pub const MAX_FILES: usize = 100;
 /// Largest manifest read, bytes (embedded files are at most `embeddedLengthMax` each).
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-
-/// Refuses URLs that are not https, except loopback hosts.
-pub fn check_url(url: &str) -> Result<(), ShlError> {
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|_| ShlError::InvalidPayload("url is not a valid URL".into()))?;
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") => {
-            let host = uri
-                .host()
-                .unwrap_or_default()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(())
-            } else {
-                Err(ShlError::Insecure)
-            }
-        }
-        _ => Err(ShlError::Insecure),
-    }
-}
 
 fn remaining(body: &Value) -> Option<u32> {
     body.get("remainingAttempts")
@@ -135,8 +115,9 @@ fn remaining(body: &Value) -> Option<u32> {
 }
 
 impl HttpClient {
-    /// A client with 30-second timeouts that reads non-2xx answers instead of failing.
-    pub fn new() -> Self {
+    /// A client reaching the hosts `reach` allows, with 30-second timeouts, that reads non-2xx
+    /// answers instead of failing.
+    pub fn new(reach: Reach) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -145,8 +126,18 @@ impl HttpClient {
             .max_redirects(0)
             .build();
         HttpClient {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::default(),
+                ReachResolver::new(reach),
+            ),
+            reach,
         }
+    }
+
+    /// Refuses `url` unless this client's [`Reach`] allows it.
+    fn check(&self, url: &str) -> Result<(), ShlError> {
+        check_url(url, self.reach)
     }
 
     fn expect_ok(status: u16) -> Result<(), ShlError> {
@@ -157,20 +148,30 @@ impl HttpClient {
         }
     }
 
-    /// Creates a link on `host` (base URL, e.g. `https://shl.example.org`).
+    /// Creates a link on `host` (base URL, e.g. `https://shl.example.org`) as the account whose
+    /// token is `account_token` (hosts that let anyone create links need none).
     pub fn create_link(
         &self,
         host: &str,
+        account_token: Option<&str>,
         passcode: Option<&str>,
         exp: Option<i64>,
         label: Option<&str>,
         flag: Option<&str>,
     ) -> Result<CreatedLink, ShlError> {
         let url = format!("{}/api/shl", host.trim_end_matches('/'));
-        check_url(&url)?;
+        self.check(&url)?;
         let body = json!({"passcode": passcode, "exp": exp, "label": label, "flag": flag});
-        let mut resp = self.agent.post(&url).send_json(&body).map_err(network)?;
-        Self::expect_ok(resp.status().as_u16())?;
+        let mut request = self.agent.post(&url);
+        if let Some(token) = account_token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut resp = request.send_json(&body).map_err(network)?;
+        match resp.status().as_u16() {
+            401 => return Err(ShlError::NotAuthorized),
+            403 => return Err(ShlError::OverQuota),
+            status => Self::expect_ok(status)?,
+        }
         resp.body_mut().read_json().map_err(|_| ShlError::Host {
             status: resp.status().as_u16(),
         })
@@ -186,6 +187,7 @@ impl HttpClient {
         jwe: &str,
     ) -> Result<(), ShlError> {
         let url = format!("{}/api/shl/{id}/file", host.trim_end_matches('/'));
+        self.check(&url)?;
         let resp = self
             .agent
             .post(&url)
@@ -193,13 +195,17 @@ impl HttpClient {
             .header("Content-Type", content_type)
             .send(jwe.as_bytes())
             .map_err(network)?;
-        Self::expect_ok(resp.status().as_u16())
+        match resp.status().as_u16() {
+            403 => Err(ShlError::OverQuota),
+            status => Self::expect_ok(status),
+        }
     }
 
     /// The host's viewer page (`<host>/view`) when it serves one, so links can open in any
     /// phone's browser; `None` when it answers anything but an HTML page.
     pub fn viewer(&self, host: &str) -> Option<String> {
         let url = format!("{}/view", host.trim_end_matches('/'));
+        self.check(&url).ok()?;
         let resp = self.agent.get(&url).call().ok()?;
         let html = resp
             .headers()
@@ -212,6 +218,7 @@ impl HttpClient {
     /// Revokes link `id`: later manifest requests get 404.
     pub fn revoke(&self, host: &str, id: &str, token: &str) -> Result<(), ShlError> {
         let url = format!("{}/api/shl/{id}", host.trim_end_matches('/'));
+        self.check(&url)?;
         let resp = self
             .agent
             .delete(&url)
@@ -224,6 +231,7 @@ impl HttpClient {
     /// Who opened link `id`, and when.
     pub fn accesses(&self, host: &str, id: &str, token: &str) -> Result<Vec<Access>, ShlError> {
         let url = format!("{}/api/shl/{id}/accesses", host.trim_end_matches('/'));
+        self.check(&url)?;
         let mut resp = self
             .agent
             .get(&url)
@@ -244,7 +252,7 @@ impl HttpClient {
         passcode: Option<&str>,
         max_plaintext: usize,
     ) -> Result<Vec<ReceivedFile>, ShlError> {
-        check_url(&payload.url)?;
+        self.check(&payload.url)?;
         let key = payload.key_bytes()?;
         if payload.has_flag('U') {
             let mut resp = self
@@ -335,7 +343,7 @@ impl HttpClient {
             ) {
                 (Some(e), _) => e.to_string(),
                 (None, Some(loc)) => {
-                    check_url(loc)?;
+                    self.check(loc)?;
                     let mut resp = self.agent.get(loc).call().map_err(network)?;
                     Self::expect_ok(resp.status().as_u16())?;
                     read_limited(&mut resp, max_plaintext)?
@@ -404,19 +412,6 @@ fn sniff(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_https_or_loopback() {
-        assert!(check_url("https://shl.example.org/x").is_ok());
-        assert!(check_url("http://127.0.0.1:8787/x").is_ok());
-        assert!(check_url("http://localhost/x").is_ok());
-        assert!(check_url("http://[::1]:80/x").is_ok());
-        assert!(matches!(
-            check_url("http://shl.example.org/x"),
-            Err(ShlError::Insecure)
-        ));
-        assert!(matches!(check_url("ftp://x/y"), Err(ShlError::Insecure)));
-    }
 
     #[test]
     fn sniffs_untyped_content() {

@@ -5,6 +5,11 @@
 //!   optional `zip: DEF`).
 //! - [`qr`]: QR renderings of a link (PNG, SVG, terminal), error correction M, byte mode.
 //!
+//! And the pieces that talk to hosts: [`reach`] (which hosts may be contacted: public https
+//! ones unless local hosts are explicitly allowed), [`client`] (HTTP to a link host),
+//! [`content`] (what each sharing profile puts in a link), [`share`] (sharing a record and
+//! opening a link, end to end).
+//!
 //! Design choices, shared by the three files:
 //!
 //! - **Strict when we produce, lenient when we receive.** Links we create pass
@@ -24,6 +29,7 @@ pub mod content;
 pub mod jwe;
 pub mod link;
 pub mod qr;
+pub mod reach;
 pub mod share;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -110,10 +116,23 @@ pub enum ShlError {
         /// The HTTP status code.
         status: u16,
     },
-    /// The link points at plain HTTP on a non-loopback host (the key would travel with
-    /// ciphertext a network observer can fetch).
-    #[error("refused: SMART Health Links must use https (http only for this device's loopback)")]
+    /// A URL is not https (plain http would let a network observer fetch the ciphertext, and
+    /// is allowed only to a local host in the development setting).
+    #[error("refused: SMART Health Links must use https")]
     Insecure,
+    /// A URL points at this device or a private network (a link could use the device to reach
+    /// services its author cannot); allowed only in the development setting.
+    #[error(
+        "refused: the address is on this device or a private network (allowed only with the \
+         development setting for local hosts)"
+    )]
+    LocalAddress,
+    /// The link host refused to create a link: it needs a valid account token.
+    #[error("the link host refused to create a link: it needs a valid account token")]
+    NotAuthorized,
+    /// The link host refused: this account or link has used up its quota.
+    #[error("the link host refused: the account or link has reached its storage quota")]
+    OverQuota,
     /// The file's content type is not one phrkit can use.
     #[error("unsupported SHL content: {0}")]
     UnsupportedContent(String),

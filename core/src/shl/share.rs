@@ -16,6 +16,7 @@ use super::client::{Access, HttpClient, ReceivedFile};
 use super::content::{ShareProfile, build, sphr_binary};
 use super::jwe::{Compress, DEFAULT_MAX_PLAINTEXT, encrypt};
 use super::link::{ShlPayload, generate_key};
+use super::reach::{Reach, check_url};
 use crate::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::import::{ImportReport, ImportSource};
@@ -28,8 +29,14 @@ use serde_json::Value;
 /// How to share.
 #[derive(Debug, Clone)]
 pub struct ShareOptions {
-    /// The link host's base URL (`https://…`; `http://127.0.0.1:…` for local tests).
+    /// The link host's base URL (`https://…`; `http://127.0.0.1:…` with [`Reach::Local`]).
     pub host: String,
+    /// The token of this app's account on the host, which creating a link needs (phrkit's
+    /// host; hosts that let anyone create links need none).
+    pub account_token: Option<Secret>,
+    /// Which hosts may be contacted; [`Reach::Local`] only for development and a host on
+    /// this machine or network.
+    pub reach: Reach,
     /// What to share.
     pub profile: ShareProfile,
     /// The patient (needed when the store holds several).
@@ -62,6 +69,8 @@ impl ShareOptions {
     pub fn new(host: impl Into<String>, profile: ShareProfile) -> Self {
         ShareOptions {
             host: host.into(),
+            account_token: None,
+            reach: Reach::Public,
             profile,
             patient: None,
             passcode: None,
@@ -101,6 +110,8 @@ pub struct SharedLink {
     pub excluded: std::collections::BTreeMap<String, u64>,
     /// The Patient whose record was shared (its id).
     pub patient: String,
+    /// Which hosts managing it may contact (as when it was shared).
+    pub reach: Reach,
 }
 
 impl std::fmt::Debug for SharedLink {
@@ -116,6 +127,7 @@ impl std::fmt::Debug for SharedLink {
             .field("files", &self.files)
             .field("excluded", &self.excluded)
             .field("patient", &self.patient)
+            .field("reach", &self.reach)
             .finish()
     }
 }
@@ -199,11 +211,12 @@ impl Store {
     pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
         let patient = self.share_patient(opts)?;
         if let Some(viewer) = &opts.viewer
-            && super::client::check_url(viewer).is_err()
+            && check_url(viewer, opts.reach).is_err()
         {
             return Err(Error::param(
                 "viewer",
-                "a viewer URL must be https (http only for loopback)",
+                "a viewer URL must be https on a public host (a local one only in the \
+                 development setting)",
             ));
         }
         if opts.direct_file && opts.passcode.is_some() {
@@ -239,9 +252,10 @@ impl Store {
         };
         draft.validate()?;
         let key = draft.key_bytes()?;
-        let client = HttpClient::new();
+        let client = HttpClient::new(opts.reach);
         let created = client.create_link(
             &opts.host,
+            opts.account_token.as_ref().map(Secret::expose),
             opts.passcode.as_ref().map(Secret::expose),
             opts.exp,
             Some(&label),
@@ -280,6 +294,7 @@ impl Store {
             files: files.len(),
             excluded: built.excluded,
             patient: patient.clone(),
+            reach: opts.reach,
         })
         .and_then(|link: SharedLink| {
             let profile = match &opts.profile {
@@ -354,8 +369,15 @@ pub struct Received {
     pub files: Vec<ReceivedFile>,
 }
 
-/// Opens `link` (bare `shlink:/…` or a viewer URL) as `recipient`. Blocks on the network.
-pub fn open_link(link: &str, recipient: &str, passcode: Option<&Secret>) -> Result<Received> {
+/// Opens `link` (bare `shlink:/…` or a viewer URL) as `recipient`, contacting only the hosts
+/// `reach` allows ([`Reach::Public`] unless developing against a local host). Blocks on the
+/// network.
+pub fn open_link(
+    link: &str,
+    recipient: &str,
+    passcode: Option<&Secret>,
+    reach: Reach,
+) -> Result<Received> {
     let payload = ShlPayload::decode(link)?;
     if payload.version() != 1 {
         return Err(ShlError::InvalidPayload(format!(
@@ -373,7 +395,7 @@ pub fn open_link(link: &str, recipient: &str, passcode: Option<&Secret>) -> Resu
             "say who is opening the link (shown to the sharer)",
         ));
     }
-    let files = HttpClient::new().fetch_files(
+    let files = HttpClient::new(reach).fetch_files(
         &payload,
         recipient,
         passcode.map(Secret::expose),
@@ -397,12 +419,16 @@ pub fn open_link(link: &str, recipient: &str, passcode: Option<&Secret>) -> Resu
 
 /// Revokes a shared link (without logging it: prefer [`Store::revoke_link`]).
 pub fn revoke(link: &SharedLink) -> Result<()> {
-    Ok(HttpClient::new().revoke(&link.host, &link.id, link.management_token.expose())?)
+    Ok(HttpClient::new(link.reach).revoke(&link.host, &link.id, link.management_token.expose())?)
 }
 
 /// Who opened a shared link, and when (without logging it: prefer [`Store::sync_accesses`]).
 pub fn accesses(link: &SharedLink) -> Result<Vec<Access>> {
-    Ok(HttpClient::new().accesses(&link.host, &link.id, link.management_token.expose())?)
+    Ok(HttpClient::new(link.reach).accesses(
+        &link.host,
+        &link.id,
+        link.management_token.expose(),
+    )?)
 }
 
 impl Store {
@@ -466,6 +492,7 @@ mod tests {
             files: 1,
             excluded: Default::default(),
             patient: "p1".into(),
+            reach: Reach::Public,
         };
         let created = CreatedLink {
             id: id.into(),

@@ -1,5 +1,5 @@
 // The patient journey through the Swift API, mirroring bindings/tests/kotlin/JourneyTest.kt.
-// Needs a link host: set PHRKIT_TEST_HOST_URL (see ios/README.md); PHRKIT_FIXTURES points at
+// Needs a link host: set PHRKIT_TEST_HOST_URL and PHRKIT_TEST_HOST_TOKEN (see ios/README.md); PHRKIT_FIXTURES points at
 // the shared fixtures folder. Tests skip with a message when either is absent.
 import Foundation
 import XCTest
@@ -21,8 +21,11 @@ final class JourneyTests: XCTestCase {
         guard let url = ProcessInfo.processInfo.environment["PHRKIT_TEST_HOST_URL"] else {
             throw XCTSkip("PHRKIT_TEST_HOST_URL not set: start the test host (ios/README.md)")
         }
+        allowLocalHosts(allow: true)  // the test host runs on loopback
         return url
     }
+
+    private var hostToken: String? { ProcessInfo.processInfo.environment["PHRKIT_TEST_HOST_TOKEN"] }
 
     private func synthea() throws -> URL {
         let root = ProcessInfo.processInfo.environment["PHRKIT_FIXTURES"] ?? "../../shared/fixtures"
@@ -53,7 +56,7 @@ final class JourneyTests: XCTestCase {
         let passphrase = try XCTUnwrap(exported.generatedPassphrase)
         XCTAssertTrue(exported.suggestedFileName.hasSuffix(".sphr"))
 
-        let link = try first.share(options: ShareOptions(hostUrl: host, profile: .full, passcode: "4711", label: "Journey test"))
+        let link = try first.share(options: ShareOptions(hostUrl: host, accountToken: hostToken, profile: .full, passcode: "4711", label: "Journey test"))
         XCTAssertTrue(link.uri.contains("#shlink:/"))
         XCTAssertEqual(link.flag, "P")
         XCTAssertEqual(try qrPng(text: link.uri, modulePx: 4).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
@@ -108,7 +111,7 @@ final class JourneyTests: XCTestCase {
         let host = try hostURL()
         let store = try PhrStore.open(path: dir.appendingPathComponent("p.db").path)
         _ = try store.importBytes(name: "tiny.phr", bytes: tiny)
-        let link = try store.share(options: ShareOptions(hostUrl: host, profile: .emergency, passcode: "right"))
+        let link = try store.share(options: ShareOptions(hostUrl: host, accountToken: hostToken, profile: .emergency, passcode: "right"))
         XCTAssertThrowsError(try openLink(link: link.uri, recipient: "Someone")) { error in
             guard case PhrError.PasscodeRequired = error else { return XCTFail("\(error)") }
         }

@@ -60,7 +60,7 @@ impl ApiToken {
     }
 
     /// Constant-time comparison with a presented token.
-    fn matches(&self, presented: &str) -> bool {
+    pub(crate) fn matches(&self, presented: &str) -> bool {
         sha256(&self.0).ct_eq(&sha256(presented)).into()
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use phrkit_server::{HostConfig, RunningServer, start};
+use phrkit_server::{Account, ApiToken, HostConfig, RunningServer, start};
 use serde_json::{Value, json};
 use ureq::http::{HeaderMap, Method, Request};
 
@@ -40,6 +40,9 @@ impl Reply {
     }
 }
 
+/// The token of the test host's one account (`tester`), which creates every link.
+pub const ACCOUNT_TOKEN: &str = "test-account-token-of-at-least-32-characters";
+
 /// A host with no polling limit (tests of the limit set one).
 pub fn host() -> Host {
     host_with(|_| {})
@@ -49,6 +52,7 @@ pub fn host_with(adjust: impl FnOnce(&mut HostConfig)) -> Host {
     let dir = tempfile::tempdir().unwrap();
     let mut config = HostConfig::new(dir.path().join("data"));
     config.poll_interval = Duration::ZERO;
+    config.accounts = vec![Account::new("tester", ApiToken::new(ACCOUNT_TOKEN).unwrap()).unwrap()];
     adjust(&mut config);
     let server = start(config).unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -74,6 +78,18 @@ pub fn fake_jwe(len: usize, seed: u8) -> String {
 impl Host {
     pub fn base(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Options for sharing `profile` through this host as its test account (a host on
+    /// loopback, so local hosts are allowed).
+    pub fn share_options(
+        &self,
+        profile: phrkit::shl::content::ShareProfile,
+    ) -> phrkit::shl::share::ShareOptions {
+        let mut opts = phrkit::shl::share::ShareOptions::new(self.base(), profile);
+        opts.account_token = Some(phrkit::sphr::Secret::new(ACCOUNT_TOKEN));
+        opts.reach = phrkit::shl::reach::Reach::Local;
+        opts
     }
 
     pub fn send(
@@ -115,8 +131,21 @@ impl Host {
         self.send(Method::GET, url, &[], None)
     }
 
+    /// `POST /api/shl` as the test account.
+    pub fn create_reply(&self, body: &Value) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("{}/api/shl", self.base()),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {ACCOUNT_TOKEN}")),
+            ],
+            Some(&body.to_string()),
+        )
+    }
+
     pub fn create(&self, body: Value) -> Link {
-        let reply = self.post_json(&format!("{}/api/shl", self.base()), &body);
+        let reply = self.create_reply(&body);
         assert_eq!(reply.status, 201, "{}", reply.body);
         let json = reply.json();
         let text = |key: &str| json[key].as_str().unwrap().to_owned();

@@ -25,6 +25,9 @@ class SampleViewModel(app: Application) : AndroidViewModel(app) {
     companion object {
         /** The link host the sample shares through (your deployment of `phrkit serve`). */
         const val HOST_URL = "https://shl.example.org"
+        /** This app's account token on that host (a line of its `accounts` file); ship it the
+         * way you ship other API keys, never in logs. */
+        const val HOST_ACCOUNT_TOKEN = "<your account token>"
     }
 
     var rows by mutableStateOf(listOf<TypeRow>())
@@ -104,7 +107,7 @@ class SampleViewModel(app: Application) : AndroidViewModel(app) {
     fun shareLink() = work("Sharing") {
         val s = store ?: return@work
         val week = System.currentTimeMillis() / 1000 + 7 * 24 * 3600
-        val link = s.share(ShareOptions(hostUrl = HOST_URL, profile = ShareProfile.Emergency, expiresAt = week))
+        val link = s.share(ShareOptions(hostUrl = HOST_URL, accountToken = HOST_ACCOUNT_TOKEN, profile = ShareProfile.Emergency, expiresAt = week))
         val png = qrPng(link.uri, 8u)
         qrCode = BitmapFactory.decodeByteArray(png, 0, png.size)
         status = "Link ready: ${link.label}"

@@ -1,0 +1,225 @@
+//! Who may create links, and how much they may store: an account token is required, and
+//! quotas per link and per account refuse what would pass them with nothing stored — also when
+//! uploads race for the last bytes.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ACCOUNT_TOKEN, Host, fake_jwe, host_with};
+use phrkit_server::{Account, ApiToken, Quotas};
+use serde_json::json;
+use ureq::http::Method;
+
+/// A second account on the test host.
+const OTHER_TOKEN: &str = "other-account-token-of-at-least-32-characters";
+
+fn with_quotas(quotas: Quotas) -> Host {
+    host_with(|config| {
+        config.quotas = quotas;
+        config
+            .accounts
+            .push(Account::new("other", ApiToken::new(OTHER_TOKEN).unwrap()).unwrap());
+    })
+}
+
+fn create_as(host: &Host, token: &str) -> common::Reply {
+    host.send(
+        Method::POST,
+        &format!("{}/api/shl", host.base()),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &format!("Bearer {token}")),
+        ],
+        Some("{}"),
+    )
+}
+
+/// Blob files on disk (what the host stored, whoever it belongs to).
+fn blobs(host: &Host) -> usize {
+    let dir = host.dir.path().join("data").join(phrkit_server::BLOB_DIR);
+    std::fs::read_dir(Path::new(&dir)).unwrap().count()
+}
+
+#[test]
+fn creating_a_link_needs_an_account_token() {
+    let host = with_quotas(Quotas::default());
+    let url = format!("{}/api/shl", host.base());
+    let without = host.post_json(&url, &json!({}));
+    assert_eq!(without.status, 401, "{}", without.body);
+    assert!(
+        without.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("account token")
+    );
+    for wrong in [
+        "Bearer not-the-token-of-any-account-at-all-000000",
+        &format!("Bearer {}", &ACCOUNT_TOKEN[..ACCOUNT_TOKEN.len() - 1]),
+        &format!("Basic {ACCOUNT_TOKEN}"),
+    ] {
+        let reply = host.send(
+            Method::POST,
+            &url,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", wrong),
+            ],
+            Some("{}"),
+        );
+        assert_eq!(reply.status, 401, "{wrong}: {}", reply.body);
+    }
+    // A host with no accounts at all creates nothing.
+    let closed = host_with(|config| config.accounts.clear());
+    assert_eq!(closed.create_reply(&json!({})).status, 401);
+    // Both accounts may; a link's management token still manages only that link.
+    assert_eq!(create_as(&host, ACCOUNT_TOKEN).status, 201);
+    assert_eq!(create_as(&host, OTHER_TOKEN).status, 201);
+}
+
+#[test]
+fn an_upload_past_a_link_quota_is_refused_and_nothing_is_stored() {
+    let host = with_quotas(Quotas {
+        files_per_link: 3,
+        bytes_per_link: 10_000,
+        ..Quotas::default()
+    });
+    let link = host.create(json!({}));
+    assert_eq!(
+        host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 1))
+            .status,
+        200
+    );
+    // The same file again adds nothing, so it fits.
+    assert_eq!(
+        host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 1))
+            .status,
+        200
+    );
+    let over = host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 2));
+    assert_eq!(over.status, 403, "{}", over.body);
+    assert!(over.json()["error"].as_str().unwrap().contains("quota"));
+    assert_eq!(blobs(&host), 1, "the refused file was not written");
+    assert_eq!(
+        host.manifest(&link, "A").json()["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let small = host.create(json!({}));
+    for seed in 1..=3 {
+        assert_eq!(
+            host.upload(&small, "application/fhir+json", &fake_jwe(300, seed))
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        host.upload(&small, "application/fhir+json", &fake_jwe(300, 9))
+            .status,
+        403
+    );
+    assert_eq!(
+        host.manifest(&small, "A").json()["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A direct-file (U) link holds one file: a new one replaces it and counts alone.
+    let direct = host.create(json!({ "flag": "U" }));
+    for seed in 1..=3 {
+        let reply = host.upload(&direct, "application/fhir+json", &fake_jwe(6_000, seed));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}
+
+#[test]
+fn an_account_quota_covers_all_its_links_and_no_other_account() {
+    let host = with_quotas(Quotas {
+        bytes_per_account: 15_000,
+        live_links_per_account: 3,
+        ..Quotas::default()
+    });
+    let first = host.create(json!({}));
+    let second = host.create(json!({}));
+    assert_eq!(
+        host.upload(&first, "application/fhir+json", &fake_jwe(7_000, 1))
+            .status,
+        200
+    );
+    assert_eq!(
+        host.upload(&second, "application/fhir+json", &fake_jwe(7_000, 2))
+            .status,
+        200
+    );
+    let over = host.upload(&second, "application/fhir+json", &fake_jwe(2_000, 3));
+    assert_eq!(over.status, 403, "{}", over.body);
+    assert!(over.json()["error"].as_str().unwrap().contains("account"));
+
+    // The other account has its own budget.
+    let theirs: common::Link = {
+        let reply = create_as(&host, OTHER_TOKEN);
+        let json = reply.json();
+        let text = |k: &str| json[k].as_str().unwrap().to_owned();
+        common::Link {
+            id: text("id"),
+            token: text("managementToken"),
+            url: text("url"),
+        }
+    };
+    assert_eq!(
+        host.upload(&theirs, "application/fhir+json", &fake_jwe(9_000, 4))
+            .status,
+        200
+    );
+
+    // Live links: the third is the last; revoking one frees a place, and revoked links'
+    // files still count (they are kept so the link can be reactivated).
+    assert_eq!(host.create_reply(&json!({})).status, 201);
+    let refused = host.create_reply(&json!({}));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        host.manage(Method::DELETE, &first.url, &first, None).status,
+        200
+    );
+    assert_eq!(host.create_reply(&json!({})).status, 201);
+    assert_eq!(
+        host.upload(&second, "application/fhir+json", &fake_jwe(2_000, 3))
+            .status,
+        403
+    );
+}
+
+#[test]
+fn uploads_racing_for_the_last_bytes_of_an_account_pass_it_not_once() {
+    let host = with_quotas(Quotas {
+        bytes_per_account: 20_000,
+        ..Quotas::default()
+    });
+    let links: Vec<common::Link> = (0..8).map(|_| host.create(json!({}))).collect();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = links
+            .iter()
+            .enumerate()
+            .map(|(n, link)| {
+                let host = &host;
+                scope.spawn(move || {
+                    let jwe = fake_jwe(6_000, u8::try_from(n).unwrap());
+                    host.upload(link, "application/fhir+json", &jwe).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let stored = statuses.iter().filter(|&&s| s == 200).count();
+    assert_eq!(
+        stored, 3,
+        "20,000 bytes hold three 6,000-byte files: {statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|&&s| s == 403).count(), 5);
+    assert_eq!(blobs(&host), 3);
+}
