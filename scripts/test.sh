@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of phrkit on a fresh machine: installs what is missing, checks formatting
 # and lints, runs the Rust tests (unit, integration, fixtures), the Kotlin SDK on a JVM, the demo
-# once, and the link viewer in headless Chromium.
+# once, the link viewer in headless Chromium, and every fuzz target for a few seconds.
 # One debug build is shared by all steps. Benchmarks are not run here (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +72,14 @@ if ! grep -q '^viewer: all passed$' target/viewer-output.txt; then
   exit 1
 fi
 viewer_passed=$(grep -c '^ok ' target/viewer-output.txt)
+
+echo "== fuzz targets: they build, and each survives a few seconds from its seeds"
+if ! FUZZ_DEV=1 FUZZ_SECONDS="${FUZZ_SECONDS:-5}" ./scripts/fuzz.sh >target/fuzz-output.txt 2>&1; then
+  echo "a fuzz target failed to build or crashed; see target/fuzz-output.txt" >&2
+  tail -n 30 target/fuzz-output.txt >&2
+  exit 1
+fi
+tail -n 1 target/fuzz-output.txt
 
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
 kotlin_passed=${kotlin_line%% passed*}
