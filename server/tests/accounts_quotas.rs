@@ -23,16 +23,17 @@ fn with_quotas(quotas: Quotas) -> Host {
     })
 }
 
-fn create_as(host: &Host, token: &str) -> common::Reply {
-    host.send(
-        Method::POST,
-        &format!("{}/api/shl", host.base()),
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &format!("Bearer {token}")),
-        ],
-        Some("{}"),
-    )
+/// Uploads a fake JWE of `len` bytes (`seed` varies its content) and returns the status.
+fn put(host: &Host, link: &common::Link, len: usize, seed: u8) -> u16 {
+    host.upload(link, "application/fhir+json", &fake_jwe(len, seed))
+        .status
+}
+
+/// How many files the link's manifest lists.
+fn listed(host: &Host, link: &common::Link) -> usize {
+    host.manifest(link, "A").json()["files"]
+        .as_array()
+        .map_or(0, Vec::len)
 }
 
 /// Blob files on disk (what the host stored, whoever it belongs to).
@@ -73,8 +74,8 @@ fn creating_a_link_needs_an_account_token() {
     let closed = host_with(|config| config.accounts.clear());
     assert_eq!(closed.create_reply(&json!({})).status, 401);
     // Both accounts may; a link's management token still manages only that link.
-    assert_eq!(create_as(&host, ACCOUNT_TOKEN).status, 201);
-    assert_eq!(create_as(&host, OTHER_TOKEN).status, 201);
+    assert_eq!(host.create_reply_as(ACCOUNT_TOKEN, &json!({})).status, 201);
+    assert_eq!(host.create_reply_as(OTHER_TOKEN, &json!({})).status, 201);
 }
 
 #[test]
@@ -85,56 +86,29 @@ fn an_upload_past_a_link_quota_is_refused_and_nothing_is_stored() {
         ..Quotas::default()
     });
     let link = host.create(json!({}));
-    assert_eq!(
-        host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 1))
-            .status,
-        200
-    );
+    assert_eq!(put(&host, &link, 6_000, 1), 200);
     // The same file again adds nothing, so it fits.
-    assert_eq!(
-        host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 1))
-            .status,
-        200
-    );
+    assert_eq!(put(&host, &link, 6_000, 1), 200);
     let over = host.upload(&link, "application/fhir+json", &fake_jwe(6_000, 2));
     assert_eq!(over.status, 403, "{}", over.body);
     assert!(over.json()["error"].as_str().unwrap().contains("quota"));
     assert_eq!(blobs(&host), 1, "the refused file was not written");
-    assert_eq!(
-        host.manifest(&link, "A").json()["files"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(listed(&host, &link), 1);
 
     let small = host.create(json!({}));
     for seed in 1..=3 {
-        assert_eq!(
-            host.upload(&small, "application/fhir+json", &fake_jwe(300, seed))
-                .status,
-            200
-        );
+        assert_eq!(put(&host, &small, 300, seed), 200);
     }
-    assert_eq!(
-        host.upload(&small, "application/fhir+json", &fake_jwe(300, 9))
-            .status,
-        403
-    );
-    assert_eq!(
-        host.manifest(&small, "A").json()["files"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(put(&host, &small, 300, 9), 403);
+    assert_eq!(listed(&host, &small), 3);
 
     // A direct-file (U) link holds one file: a new one replaces it and counts alone.
     let direct = host.create(json!({ "flag": "U" }));
     for seed in 1..=3 {
-        let reply = host.upload(&direct, "application/fhir+json", &fake_jwe(6_000, seed));
-        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(put(&host, &direct, 6_000, seed), 200, "file {seed}");
     }
+    let served = host.get(&format!("{}?recipient=A", direct.url));
+    assert_eq!(served.body, fake_jwe(6_000, 3), "the newest file is the one served");
 }
 
 #[test]
@@ -146,36 +120,15 @@ fn an_account_quota_covers_all_its_links_and_no_other_account() {
     });
     let first = host.create(json!({}));
     let second = host.create(json!({}));
-    assert_eq!(
-        host.upload(&first, "application/fhir+json", &fake_jwe(7_000, 1))
-            .status,
-        200
-    );
-    assert_eq!(
-        host.upload(&second, "application/fhir+json", &fake_jwe(7_000, 2))
-            .status,
-        200
-    );
+    assert_eq!(put(&host, &first, 7_000, 1), 200);
+    assert_eq!(put(&host, &second, 7_000, 2), 200);
     let over = host.upload(&second, "application/fhir+json", &fake_jwe(2_000, 3));
     assert_eq!(over.status, 403, "{}", over.body);
     assert!(over.json()["error"].as_str().unwrap().contains("account"));
 
     // The other account has its own budget.
-    let theirs: common::Link = {
-        let reply = create_as(&host, OTHER_TOKEN);
-        let json = reply.json();
-        let text = |k: &str| json[k].as_str().unwrap().to_owned();
-        common::Link {
-            id: text("id"),
-            token: text("managementToken"),
-            url: text("url"),
-        }
-    };
-    assert_eq!(
-        host.upload(&theirs, "application/fhir+json", &fake_jwe(9_000, 4))
-            .status,
-        200
-    );
+    let theirs = host.create_as(OTHER_TOKEN, json!({}));
+    assert_eq!(put(&host, &theirs, 9_000, 4), 200);
 
     // Live links: the third is the last; revoking one frees a place, and revoked links'
     // files still count (they are kept so the link can be reactivated).
@@ -187,11 +140,7 @@ fn an_account_quota_covers_all_its_links_and_no_other_account() {
         200
     );
     assert_eq!(host.create_reply(&json!({})).status, 201);
-    assert_eq!(
-        host.upload(&second, "application/fhir+json", &fake_jwe(2_000, 3))
-            .status,
-        403
-    );
+    assert_eq!(put(&host, &second, 2_000, 3), 403);
 }
 
 #[test]
@@ -207,10 +156,7 @@ fn uploads_racing_for_the_last_bytes_of_an_account_pass_it_not_once() {
             .enumerate()
             .map(|(n, link)| {
                 let host = &host;
-                scope.spawn(move || {
-                    let jwe = fake_jwe(6_000, u8::try_from(n).unwrap());
-                    host.upload(link, "application/fhir+json", &jwe).status
-                })
+                scope.spawn(move || put(host, link, 6_000, u8::try_from(n).unwrap()))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

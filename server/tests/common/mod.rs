@@ -133,19 +133,29 @@ impl Host {
 
     /// `POST /api/shl` as the test account.
     pub fn create_reply(&self, body: &Value) -> Reply {
+        self.create_reply_as(ACCOUNT_TOKEN, body)
+    }
+
+    /// `POST /api/shl` as the account whose token is `token`.
+    pub fn create_reply_as(&self, token: &str, body: &Value) -> Reply {
         self.send(
             Method::POST,
             &format!("{}/api/shl", self.base()),
             &[
                 ("content-type", "application/json"),
-                ("authorization", &format!("Bearer {ACCOUNT_TOKEN}")),
+                ("authorization", &format!("Bearer {token}")),
             ],
             Some(&body.to_string()),
         )
     }
 
     pub fn create(&self, body: Value) -> Link {
-        let reply = self.create_reply(&body);
+        self.create_as(ACCOUNT_TOKEN, body)
+    }
+
+    /// A link created by the account whose token is `token`.
+    pub fn create_as(&self, token: &str, body: Value) -> Link {
+        let reply = self.create_reply_as(token, &body);
         assert_eq!(reply.status, 201, "{}", reply.body);
         let json = reply.json();
         let text = |key: &str| json[key].as_str().unwrap().to_owned();
