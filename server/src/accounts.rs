@@ -10,7 +10,8 @@
 //! The accounts live in a text file, one `name token` pair per line (`#` starts a comment);
 //! names are 1–64 characters of `A–Z a–z 0–9 . _ -`, tokens at least 32 characters
 //! ([`ApiToken`]). `phrkit serve` reads `<data>/accounts`, creating it (mode 0600) with one
-//! account `owner` and a random token on first start. Tokens are compared as SHA-256 digests in
+//! account `owner` and a random token on first start; the file is read at start, so a change
+//! takes effect on the next start. Tokens are compared as SHA-256 digests in
 //! constant time, against every account whatever matched, so timing tells nothing about which
 //! account, or how much of a token, was right.
 

@@ -108,7 +108,11 @@ fn an_upload_past_a_link_quota_is_refused_and_nothing_is_stored() {
         assert_eq!(put(&host, &direct, 6_000, seed), 200, "file {seed}");
     }
     let served = host.get(&format!("{}?recipient=A", direct.url));
-    assert_eq!(served.body, fake_jwe(6_000, 3), "the newest file is the one served");
+    assert_eq!(
+        served.body,
+        fake_jwe(6_000, 3),
+        "the newest file is the one served"
+    );
 }
 
 #[test]
