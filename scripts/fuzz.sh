@@ -114,10 +114,11 @@ build_corpus() {
     seed import_pipeline 7z-aes256.sphr 200 <"$tmp/x.zip"
     rm -rf "$tmp"
   fi
-  # Dates: every distinct date-like string in the fixtures.
+  # Dates: every distinct date-like string in the fixtures (the first 300; `sed`, not `head`,
+  # so the pipe is read to its end and `sort` never dies of SIGPIPE under pipefail).
   n=0
   grep -ohE '"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?"' \
-    "$FIXTURES"/phr-ig/*.phr "$FIXTURES"/synthea/Luigi*.json | tr -d '"' | sort -u | head -n 300 |
+    "$FIXTURES"/phr-ig/*.phr "$FIXTURES"/synthea/Luigi*.json | tr -d '"' | sort -u | sed -n '1,300p' |
     while read -r d; do n=$((n + 1)); printf '%s' "$d" | seed fhir_date "$n"; done
   # Links: bare, behind a viewer, and the payload examples encoded.
   for f in "$FIXTURES"/shl/*-shl.txt; do seed shlink_payload "$(basename "$f")" <"$f"; done
@@ -163,7 +164,7 @@ for t in "${TARGETS[@]}"; do
   else
     failed+=("$t")
     grep -E 'panicked|assertion|left:|right:|ERROR|SUMMARY|Failing input|artifacts/' "$log" |
-      cut -c1-300 | head -n 20 >&2
+      cut -c1-300 | sed -n '1,20p' >&2
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
