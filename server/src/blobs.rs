@@ -7,6 +7,8 @@
 //! `.tmp-*` file. Names coming from URLs are checked to be exactly 43 base64url characters
 //! before they touch the file system (no path traversal). Blobs are ciphertext the host cannot
 //! read; they are never deleted by revocation, so `PUT` can reactivate a link with its files.
+//! The one deletion: a direct-file (`U`) link's replaced file, once no link lists it (see
+//! `db::add_file`), so replacing it again and again cannot fill the disk past the quotas.
 //!
 //! All functions block; callers run them on the blocking pool.
 
@@ -52,6 +54,17 @@ impl BlobStore {
             return Err(err.into());
         }
         Ok(hash)
+    }
+
+    /// Deletes the blob with this address, if it exists (a malformed name is ignored).
+    pub fn remove(&self, hash: &str) -> Result<(), ServerError> {
+        if !is_content_address(hash) {
+            return Ok(());
+        }
+        match fs::remove_file(self.dir.join(hash)) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
     }
 
     /// The blob with this address as text, or `None` if the name is malformed or absent.

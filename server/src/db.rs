@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::blobs::BlobStore;
 use crate::config::Quotas;
 use crate::error::ServerError;
 use crate::quota::{self, OverQuota};
@@ -284,15 +285,17 @@ pub fn spend_attempt(conn: &mut Connection, pk: i64) -> Result<Option<i64>, Serv
 }
 
 /// Record a file of `link` (re-uploading the same JWE refreshes its time) if it stays within
-/// `quotas`; `write_blob` stores the bytes once the quotas passed, before the row is committed,
-/// so a refused upload stores nothing and a listed file always has its blob. A `U` link holds
-/// one file: its others are dropped.
+/// `quotas`; `jwe` goes into `blobs` once the quotas passed, before the row is committed, so a
+/// refused upload stores nothing and a listed file always has its blob. A `U` link holds one
+/// file: its others are dropped, and their blobs deleted when no other link lists them — while
+/// this transaction still holds the write lock, so no upload can start listing one meanwhile.
 pub fn add_file(
     conn: &mut Connection,
     link: &Link,
     file: &FileRow,
     quotas: &Quotas,
-    write_blob: impl FnOnce() -> Result<(), ServerError>,
+    blobs: &BlobStore,
+    jwe: &[u8],
 ) -> Result<Result<(), OverQuota>, ServerError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let replace_others = link.is_direct();
@@ -306,10 +309,14 @@ pub fn add_file(
     if let Err(over) = quota::check_new_file(&tx, quotas, &new_file)? {
         return Ok(Err(over));
     }
-    write_blob()?;
+    blobs.put(jwe)?;
+    let mut replaced = Vec::new();
     if replace_others {
-        tx.prepare_cached("DELETE FROM link_file WHERE link = ?1 AND hash <> ?2")?
-            .execute(params![link.pk, file.hash])?;
+        let mut dropped = tx.prepare_cached(
+            "DELETE FROM link_file WHERE link = ?1 AND hash <> ?2 RETURNING hash",
+        )?;
+        let rows = dropped.query_map(params![link.pk, file.hash], |row| row.get(0))?;
+        replaced = rows.collect::<Result<Vec<String>, _>>()?;
     }
     tx.prepare_cached(
         "INSERT INTO link_file (link, hash, content_type, length, updated_ms)
@@ -324,6 +331,14 @@ pub fn add_file(
         file.length,
         file.updated_ms
     ])?;
+    for hash in &replaced {
+        let listed: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM link_file WHERE hash = ?1)")?
+            .query_row(params![hash], |row| row.get(0))?;
+        if !listed {
+            blobs.remove(hash)?;
+        }
+    }
     tx.commit()?;
     Ok(Ok(()))
 }

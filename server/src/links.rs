@@ -207,7 +207,7 @@ pub(crate) async fn upload(
     state
         .inner
         .db
-        .call(move |conn| db::add_file(conn, &link, &file, &quotas, || blobs.put(&jwe).map(drop)))
+        .call(move |conn| db::add_file(conn, &link, &file, &quotas, &blobs, &jwe))
         .await?
         .map_err(|over| ApiError::QuotaExceeded(over.0))?;
     Ok(Json(json!({ "added": hash })))

@@ -102,7 +102,9 @@ fn an_upload_past_a_link_quota_is_refused_and_nothing_is_stored() {
     assert_eq!(put(&host, &small, 300, 9), 403);
     assert_eq!(listed(&host, &small), 3);
 
-    // A direct-file (U) link holds one file: a new one replaces it and counts alone.
+    // A direct-file (U) link holds one file: a new one replaces it, counts alone, and the
+    // replaced one leaves the disk.
+    let stored = blobs(&host);
     let direct = host.create(json!({ "flag": "U" }));
     for seed in 1..=3 {
         assert_eq!(put(&host, &direct, 6_000, seed), 200, "file {seed}");
@@ -113,6 +115,7 @@ fn an_upload_past_a_link_quota_is_refused_and_nothing_is_stored() {
         fake_jwe(6_000, 3),
         "the newest file is the one served"
     );
+    assert_eq!(blobs(&host), stored + 1, "replaced files are deleted");
 }
 
 #[test]
