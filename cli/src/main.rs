@@ -142,8 +142,40 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes in one line, each cause only when the text so far does not already
+/// say it (the core's errors quote their source: `{e:#}` printed "this link has expired: this
+/// link has expired").
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let expired = anyhow::Error::from(phrkit::Error::from(phrkit::shl::ShlError::LinkExpired));
+        assert_eq!(
+            describe(&expired),
+            "SMART Health Link: this link has expired"
+        );
+        let io = std::io::Error::other("disk full");
+        let wrapped = anyhow::Error::from(io).context("cannot write out.phr");
+        assert_eq!(describe(&wrapped), "cannot write out.phr: disk full");
     }
 }
