@@ -102,6 +102,16 @@ enum Command {
     Rekey(commands::privacy::RekeyArgs),
     /// What the store holds.
     Stats(StoreArgs),
+    /// One resource's current JSON (`Type/id`).
+    Get(commands::records::OneArgs),
+    /// Current resources by type, patient and clinical date, as NDJSON.
+    Search(commands::records::SearchArgs),
+    /// Every version of one resource, newest first.
+    History(commands::records::OneArgs),
+    /// Delete one resource (its history is kept).
+    Delete(commands::records::OneArgs),
+    /// What imports kept aside as invalid (`--on-invalid quarantine`), with the reasons.
+    Quarantine(StoreArgs),
     /// Write a deterministic synthetic record as NDJSON.
     Generate(commands::generate::GenerateArgs),
     /// The patient journey end to end on generated data, in a temporary store.
@@ -132,6 +142,11 @@ fn main() -> ExitCode {
         Command::DecryptStore(a) => commands::privacy::decrypt(a),
         Command::Rekey(a) => commands::privacy::rekey(a),
         Command::Stats(a) => commands::stats::run(a),
+        Command::Get(a) => commands::records::get(a),
+        Command::Search(a) => commands::records::search(a),
+        Command::History(a) => commands::records::history(a),
+        Command::Delete(a) => commands::records::delete(a),
+        Command::Quarantine(a) => commands::records::quarantine(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(a) => commands::bench::run(a),

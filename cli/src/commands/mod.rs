@@ -9,6 +9,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod privacy;
+pub mod records;
 pub mod remote;
 pub mod serve;
 pub mod share;

@@ -1,0 +1,159 @@
+//! `phrkit get`, `phrkit search`, `phrkit history`, `phrkit delete`, `phrkit quarantine`: the
+//! store's records one at a time, as the core's `Store` offers them.
+//!
+//! Output is the stored JSON, one resource per line (NDJSON), so it pipes into `jq` or back
+//! into `phrkit import`; what is not a resource (a version's number and time, a quarantine
+//! reason, a count) goes to stderr. A resource is named `Type/id`.
+
+use crate::StoreArgs;
+use anyhow::Context;
+use phrkit::fhir::date::{DateRange, format_instant, parse_fhir_date};
+use phrkit::store::Search;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Options of `phrkit get`, `phrkit history` and `phrkit delete`.
+#[derive(clap::Args)]
+pub struct OneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The resource, as `Type/id` (e.g. `AllergyIntolerance/a1`).
+    pub resource: String,
+}
+
+/// Options of `phrkit search`.
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only these resource types (comma-separated).
+    #[arg(long = "type")]
+    pub types: Option<String>,
+    /// Only this patient's record (`Patient/123` or `123`).
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// Only resources with a clinical date from this (partial) date on: 2010, 2020-06.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Only resources with a clinical date up to this (partial) date, inclusive by precision.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// At most this many resources.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `Type/id` → `(Type, id)`, or a clear error.
+fn type_and_id(resource: &str) -> anyhow::Result<(&str, &str)> {
+    resource
+        .split_once('/')
+        .filter(|(ty, id)| !ty.is_empty() && !id.is_empty() && !id.contains('/'))
+        .with_context(|| format!("`{resource}`: name the resource as Type/id, e.g. Patient/p1"))
+}
+
+/// `phrkit get Type/id`: the current version's JSON; exit 1 when absent or deleted.
+pub fn get(a: OneArgs) -> anyhow::Result<ExitCode> {
+    let (ty, id) = type_and_id(&a.resource)?;
+    match a.store.open()?.get(ty, id)? {
+        Some(r) => {
+            println!("{}", r.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("{ty}/{id} is not in the store (or was deleted: phrkit history shows it)");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `phrkit history Type/id`: every version, newest first (a deleted version prints `{}`).
+pub fn history(a: OneArgs) -> anyhow::Result<ExitCode> {
+    let (ty, id) = type_and_id(&a.resource)?;
+    let versions = a.store.open()?.history(ty, id)?;
+    if versions.is_empty() {
+        eprintln!("{ty}/{id} has never been in the store");
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut out = std::io::stdout().lock();
+    for v in &versions {
+        let what = if v.deleted { "deleted" } else { "version" };
+        eprintln!(
+            "{what} {} of {ty}/{id}, {}",
+            v.version,
+            format_instant(v.last_updated)
+        );
+        writeln!(out, "{}", if v.deleted { "{}" } else { &v.json })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `phrkit delete Type/id`: a delete marker as its newest version (history keeps the others).
+pub fn delete(a: OneArgs) -> anyhow::Result<ExitCode> {
+    let (ty, id) = type_and_id(&a.resource)?;
+    if a.store.open()?.delete(ty, id)? {
+        eprintln!("deleted {ty}/{id} (its earlier versions stay in phrkit history)");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{ty}/{id} is not in the store: nothing deleted");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `phrkit search`: current resources in clinical-date order, streamed as NDJSON.
+pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
+    let date = |name: &str, value: &Option<String>| -> anyhow::Result<Option<DateRange>> {
+        value
+            .as_deref()
+            .map(|v| {
+                parse_fhir_date(v).map_err(|e| {
+                    anyhow::anyhow!("--{name} {v}: {e} (expected 2010, 2020-06 or 2024-01-01)")
+                })
+            })
+            .transpose()
+    };
+    let (start, end) = (date("start", &a.start)?, date("end", &a.end)?);
+    let dates = (start.is_some() || end.is_some()).then(|| DateRange {
+        start: start.map_or(i64::MIN, |s| s.start),
+        end: end.map_or(i64::MAX, |e| e.end),
+    });
+    let search = Search {
+        patient: a
+            .patient
+            .as_deref()
+            .map(|p| p.trim_start_matches("Patient/").to_string()),
+        types: a
+            .types
+            .as_deref()
+            .map(|t| t.split(',').map(str::trim).map(str::to_string).collect())
+            .unwrap_or_default(),
+        dates,
+        limit: a.limit,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut found = 0u64;
+    a.store.open()?.for_each_match(&search, |r| {
+        found += 1;
+        writeln!(out, "{}", r.json)?;
+        Ok(())
+    })?;
+    out.flush()?;
+    eprintln!("{found} resource(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `phrkit quarantine`: what imports kept aside (`--on-invalid quarantine`), with the reason.
+pub fn quarantine(a: StoreArgs) -> anyhow::Result<ExitCode> {
+    let kept = a.open()?.quarantined()?;
+    let mut out = std::io::stdout().lock();
+    for (ty, id, reason, json) in &kept {
+        let name = match (ty.as_str(), id.as_str()) {
+            ("", _) => "(no resourceType)".to_string(),
+            (ty, "") => format!("{ty} (no id)"),
+            (ty, id) => format!("{ty}/{id}"),
+        };
+        eprintln!("{name}: {reason}");
+        writeln!(out, "{json}")?;
+    }
+    eprintln!("{} quarantined resource(s)", kept.len());
+    Ok(ExitCode::SUCCESS)
+}
