@@ -88,6 +88,8 @@ pub(crate) fn find<'a>(accounts: &'a [Account], presented: &str) -> Option<&'a A
 /// Errors name the line, never its content (it holds a token).
 pub fn parse_accounts(text: &str) -> Result<Vec<Account>, ServerError> {
     let mut accounts: Vec<Account> = Vec::new();
+    // A byte-order mark from an editor is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (index, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
         if line.is_empty() {

@@ -109,6 +109,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         a.data.join(STORE_FILE).display()
     );
     eprintln!("FHIR operations need `Authorization: Bearer <token>`; the token is in {source}");
+    if config.accounts.is_empty() {
+        eprintln!(
+            "warning: {} lists no account, so nobody can create links here",
+            accounts_path.display()
+        );
+    }
     eprintln!(
         "creating links needs one of the {} account(s) in {}{}",
         config.accounts.len(),
