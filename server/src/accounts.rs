@@ -157,8 +157,11 @@ mod tests {
 
     #[test]
     fn accounts_file_lines() {
-        let accounts =
-            parse_accounts(&format!("# hosts\n\nclinic {A}\nfamily-app {B} # mine\n")).unwrap();
+        // As an editor on Windows may save it: a byte-order mark and CRLF line ends.
+        let accounts = parse_accounts(&format!(
+            "\u{feff}# hosts\r\n\r\nclinic {A}\r\nfamily-app {B} # mine\r\n"
+        ))
+        .unwrap();
         let names: Vec<&str> = accounts.iter().map(Account::name).collect();
         assert_eq!(names, ["clinic", "family-app"]);
         assert_eq!(find(&accounts, B).map(Account::name), Some("family-app"));
