@@ -93,6 +93,12 @@ pub enum ApiError {
     Internal,
 }
 
+/// A wait as the whole seconds of a `Retry-After` header: rounded up, at least 1 (a client told
+/// "0" would retry at once).
+pub(crate) fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 impl From<ServerError> for ApiError {
     fn from(_: ServerError) -> Self {
         ApiError::Internal

@@ -17,7 +17,7 @@
 //! bodies or recipients.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -32,18 +32,13 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
     let public = is_public(&method, &route);
     let mut response = if public && method == Method::OPTIONS {
         let mut preflight = StatusCode::NO_CONTENT.into_response();
-        let headers = preflight.headers_mut();
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
+        insert_static(
+            preflight.headers_mut(),
+            &[
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type"),
+                (header::ACCESS_CONTROL_MAX_AGE, "600"),
+            ],
         );
         preflight
     } else {
@@ -62,14 +57,20 @@ fn is_public(method: &Method, route: &str) -> bool {
 
 fn add_common(headers: &mut HeaderMap, public: bool) {
     if public {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after"),
+        insert_static(
+            headers,
+            &[
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::ACCESS_CONTROL_EXPOSE_HEADERS, "retry-after"),
+            ],
         );
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    insert_static(headers, &[(header::CACHE_CONTROL, "no-store")]);
+}
+
+/// Sets each `(name, value)` header, replacing any earlier value.
+pub(crate) fn insert_static(headers: &mut HeaderMap, fields: &[(HeaderName, &'static str)]) {
+    for (name, value) in fields {
+        headers.insert(name.clone(), HeaderValue::from_static(value));
+    }
 }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::error::retry_after_secs;
+
 /// Open windows kept at most; more distinct (link, recipient) pairs within one interval wait.
 pub const MAX_TRACKED: usize = 100_000;
 
@@ -75,8 +77,7 @@ impl PollLimiter {
         };
         if let Some(since) = busy_since {
             let wait = self.interval.saturating_sub(now.duration_since(since));
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(secs.max(1));
+            return Err(retry_after_secs(wait));
         }
         w.last.insert(key, now);
         w.queue.push_back((key, now));

@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::ServerError;
+use crate::error::{ServerError, retry_after_secs};
 use crate::secrets::{random_token, sha256};
 
 /// Live tickets one link may have; a manifest asking for more is refused until some expire.
@@ -110,8 +110,9 @@ impl Tickets {
         if mine + files.len() > MAX_PER_LINK || live.queue.len() + files.len() > MAX_LIVE {
             let oldest = live.queue.front().map_or(now + self.ttl, |(_, at)| *at);
             let wait = oldest.saturating_duration_since(now);
-            let retry_after = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-            return Err(IssueError::Full { retry_after });
+            return Err(IssueError::Full {
+                retry_after: retry_after_secs(wait),
+            });
         }
         let mut tickets = Vec::with_capacity(files.len());
         for file_hash in files {

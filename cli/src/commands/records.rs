@@ -6,8 +6,8 @@
 //! reason, a count) goes to stderr. A resource is named `Type/id`.
 
 use crate::StoreArgs;
-use anyhow::Context;
 use phrkit::fhir::date::{DateRange, format_instant, parse_fhir_date};
+use phrkit::fhir::reference::{RefKind, classify};
 use phrkit::store::Search;
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,12 +43,16 @@ pub struct SearchArgs {
     pub limit: Option<usize>,
 }
 
-/// `Type/id` → `(Type, id)`, or a clear error.
+/// `Type/id` → `(Type, id)` (read as a FHIR relative reference), or a clear error.
 fn type_and_id(resource: &str) -> anyhow::Result<(&str, &str)> {
-    resource
-        .split_once('/')
-        .filter(|(ty, id)| !ty.is_empty() && !id.is_empty() && !id.contains('/'))
-        .with_context(|| format!("`{resource}`: name the resource as Type/id, e.g. Patient/p1"))
+    match classify(resource) {
+        RefKind::Literal {
+            ty,
+            id,
+            absolute: false,
+        } => Ok((ty, id)),
+        _ => anyhow::bail!("`{resource}`: name the resource as Type/id, e.g. Patient/p1"),
+    }
 }
 
 /// `phrkit get Type/id`: the current version's JSON; exit 1 when absent or deleted.
@@ -111,11 +115,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
             })
             .transpose()
     };
-    let (start, end) = (date("start", &a.start)?, date("end", &a.end)?);
-    let dates = (start.is_some() || end.is_some()).then(|| DateRange {
-        start: start.map_or(i64::MIN, |s| s.start),
-        end: end.map_or(i64::MAX, |e| e.end),
-    });
+    let dates = DateRange::spanning(date("start", &a.start)?, date("end", &a.end)?);
     let search = Search {
         patient: a
             .patient

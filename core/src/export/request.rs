@@ -138,13 +138,7 @@ impl ExportRequest {
 
     /// The clinical-date range `[start, end)` the request selects, if any.
     pub fn date_range(&self) -> Option<DateRange> {
-        match (self.start, self.end) {
-            (None, None) => None,
-            (s, e) => Some(DateRange {
-                start: s.map_or(i64::MIN, |s| s.start),
-                end: e.map_or(i64::MAX, |e| e.end),
-            }),
-        }
+        DateRange::spanning(self.start, self.end)
     }
 }
 

@@ -45,6 +45,15 @@ impl DateRange {
         self.start < other.end && other.start < self.end
     }
 
+    /// From the start of `start` to the end of `end` (each a parsed partial date, either
+    /// open), or `None` when neither is given: a search's or an export's clinical-date filter.
+    pub fn spanning(start: Option<DateRange>, end: Option<DateRange>) -> Option<DateRange> {
+        (start.is_some() || end.is_some()).then(|| DateRange {
+            start: start.map_or(i64::MIN, |s| s.start),
+            end: end.map_or(i64::MAX, |e| e.end),
+        })
+    }
+
     /// The smallest range covering both `self` and `other`.
     pub fn union(self, other: DateRange) -> DateRange {
         DateRange {

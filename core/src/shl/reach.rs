@@ -45,13 +45,9 @@ pub fn check_url(url: &str, reach: Reach) -> Result<(), ShlError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ShlError::InvalidPayload("url is not a valid URL".into()))?;
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let literal = host.parse::<IpAddr>().ok();
-    let local = host.eq_ignore_ascii_case("localhost") || literal.is_some_and(|ip| !is_public(ip));
+    let host = host_of(&uri);
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| !is_public(ip));
     match (uri.scheme_str(), reach) {
         (Some("https"), Reach::Local) => Ok(()),
         (Some("https"), Reach::Public) if local => Err(ShlError::LocalAddress),
@@ -68,11 +64,7 @@ pub fn https_or_loopback(url: &str) -> bool {
     let Ok(uri) = url.parse::<Uri>() else {
         return false;
     };
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let host = host_of(&uri);
     match uri.scheme_str() {
         Some("https") => true,
         Some("http") => {
@@ -81,6 +73,14 @@ pub fn https_or_loopback(url: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// A URL's host as text, an IPv6 literal without its brackets.
+fn host_of(uri: &Uri) -> &str {
+    uri.host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
 }
 
 /// Whether `ip` is an address on the public internet: not this device, a private or shared
