@@ -12,6 +12,7 @@
 use crate::error::Result;
 use crate::import::prepare::{derive, instant_text};
 use crate::store::{Search, Store, write};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 /// The code system of phrkit's audit subtypes.
@@ -155,54 +156,10 @@ impl Store {
                 "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"},
             }],
         });
-        self.append(event, &now)?;
+        // Written through the writer now, or as soon as an import running meanwhile lets go
+        // of it: the read this entry records never waits for a write.
+        self.write_soon(Box::new(move |conn| append(conn, event.clone())))?;
         Ok(id)
-    }
-
-    /// Writes one resource this library made (not imported), unless an identical one is
-    /// stored already. Its own small transaction.
-    fn append(&self, mut value: Value, now: &str) -> Result<()> {
-        let ty = value["resourceType"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let id = value["id"].as_str().unwrap_or_default().to_string();
-        let d = derive(&mut value, &ty, &id, 1, now);
-        let tx = self.conn.unchecked_transaction()?;
-        let current = write::current(&tx, &ty, &id)?;
-        if current
-            .as_ref()
-            .is_some_and(|c| c.hash == d.hash && !c.deleted)
-        {
-            return Ok(());
-        }
-        let version = current.as_ref().map_or(1, |c| c.version + 1);
-        let json = if version == 1 {
-            d.json
-        } else {
-            crate::import::prepare::set_meta(&mut value, version, now);
-            value.to_string()
-        };
-        write::insert_version(
-            &tx,
-            current.map(|c| c.row),
-            &write::NewVersion {
-                ty: &ty,
-                id: &id,
-                version,
-                patient: d.patient.as_deref(),
-                period: d.period,
-                last_updated: crate::fhir::date::now_ms(),
-                source_updated: None,
-                hash: &d.hash,
-                refs: &d.refs,
-                run: None,
-                json: &json,
-                sensitive: d.sensitive,
-            },
-        )?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// The access log, newest first (of one patient, or of everyone).
@@ -235,6 +192,53 @@ impl Store {
         entries.sort_by(|a, b| b.recorded.cmp(&a.recorded));
         Ok(entries)
     }
+}
+
+/// Writes one resource this library made (not imported), unless an identical one is stored
+/// already. Its own small transaction on the writer `conn`.
+fn append(conn: &Connection, mut value: Value) -> Result<()> {
+    let now = instant_text(crate::fhir::date::now_ms());
+    let ty = value["resourceType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let id = value["id"].as_str().unwrap_or_default().to_string();
+    let d = derive(&mut value, &ty, &id, 1, &now);
+    let tx = conn.unchecked_transaction()?;
+    let current = write::current(&tx, &ty, &id)?;
+    if current
+        .as_ref()
+        .is_some_and(|c| c.hash == d.hash && !c.deleted)
+    {
+        return Ok(());
+    }
+    let version = current.as_ref().map_or(1, |c| c.version + 1);
+    let json = if version == 1 {
+        d.json
+    } else {
+        crate::import::prepare::set_meta(&mut value, version, &now);
+        value.to_string()
+    };
+    write::insert_version(
+        &tx,
+        current.map(|c| c.row),
+        &write::NewVersion {
+            ty: &ty,
+            id: &id,
+            version,
+            patient: d.patient.as_deref(),
+            period: d.period,
+            last_updated: crate::fhir::date::now_ms(),
+            source_updated: None,
+            hash: &d.hash,
+            refs: &d.refs,
+            run: None,
+            json: &json,
+            sensitive: d.sensitive,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn derived_id(text: &str) -> String {

@@ -55,7 +55,7 @@ fn peak_rss() -> usize {
 
 #[test]
 fn the_rest_of_a_broken_line_is_read_past_not_kept() {
-    let (_dir, mut s) = store();
+    let (_dir, s) = store();
     let filler = 256 << 20;
     let input = Generated {
         head: br#"[{"resourceType":"Patient","id":"a"}, }"#,

@@ -49,7 +49,7 @@ fn bundles_nested_thousands_deep_do_not_overflow_the_stack() {
 
 #[test]
 fn importing_bundles_nested_thousands_deep_reports_one_unreadable_resource() {
-    let (_dir, mut s) = store();
+    let (_dir, s) = store();
     let source = ImportSource::from_bytes("deep.json", nested(10_000).into_bytes());
     let report = s
         .import(vec![source], &ImportOptions::default(), &NoProgress)
@@ -60,7 +60,7 @@ fn importing_bundles_nested_thousands_deep_reports_one_unreadable_resource() {
 
 #[test]
 fn bundles_nested_up_to_the_limit_are_still_streamed() {
-    let (_dir, mut s) = store();
+    let (_dir, s) = store();
     let source = ImportSource::from_bytes("deep.json", nested(MAX_BUNDLE_DEPTH).into_bytes());
     let report = s
         .import(vec![source], &ImportOptions::default(), &NoProgress)

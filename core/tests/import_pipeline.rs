@@ -514,7 +514,7 @@ fn an_import_interrupted_midway_leaves_the_store_as_it_was() {
 
 #[test]
 fn cancelling_through_progress_rolls_back() {
-    let (_d, mut s) = store();
+    let (_d, s) = store();
     let many: Vec<Value> = (0..3000)
         .map(|i| obs(&format!("o{i}"), "Patient/p0", i))
         .collect();

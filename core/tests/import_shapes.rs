@@ -337,7 +337,7 @@ fn cancelling_while_parked_resources_are_finished_changes_nothing() {
         .map(|i| obs(&uuid(100 + i), &format!("urn:uuid:{p}"), 1))
         .collect();
     lines.push(patient(&p));
-    let (_d, mut s) = store();
+    let (_d, s) = store();
     // The first Resolving report comes before the parked resources, the next during them.
     let resolving = std::sync::atomic::AtomicUsize::new(0);
     let cancel = |p: &Progress| {

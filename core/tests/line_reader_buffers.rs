@@ -98,7 +98,7 @@ fn a_bundle_line_longer_than_the_limit_imports_from_a_trickling_stream() {
         ..ImportOptions::default()
     };
     assert!(text.len() > 2 * opts.max_line_bytes);
-    let (_dir, mut s) = store();
+    let (_dir, s) = store();
     let source = ImportSource::from_reader("trickle.phr", Trickle(text.as_bytes()), None);
     let report = s.import(vec![source], &opts, &NoProgress).expect("import");
     assert_eq!(report.totals().created, 4, "{}", report.summary());

@@ -290,7 +290,7 @@ fn every_export_leaves_exactly_one_audit_event_and_the_log_travels() {
     req.passphrase = Some(Secret::new("pale violet tractor ledger"));
     let mut zip = Vec::new();
     s.export(&req, &mut zip, &NoProgress).unwrap();
-    let (_d2, mut b) = store();
+    let (_d2, b) = store();
     b.import(
         vec![
             ImportSource::from_bytes("x.sphr", zip)

@@ -54,7 +54,7 @@ fn export_set(store: &Store, patient: &str, format: &str) -> (Vec<u8>, BTreeSet<
 
 fn round_trip(a: &Store, patient: &str, format: &str) {
     let (bytes, first) = export_set(a, patient, format);
-    let (_d, mut b) = store();
+    let (_d, b) = store();
     let report = b
         .import(
             vec![ImportSource::from_bytes("export", bytes)],
@@ -96,7 +96,7 @@ fn every_synthea_patient_round_trips() {
             .to_string_lossy()
             .ends_with("1633536936158.json")
     });
-    let (_d, mut a) = store();
+    let (_d, a) = store();
     let sources = files
         .iter()
         .map(|f| ImportSource::from_path(f).unwrap())
@@ -123,7 +123,7 @@ fn every_synthea_patient_round_trips() {
 
 #[test]
 fn generated_records_round_trip() {
-    let (_d, mut a) = store();
+    let (_d, a) = store();
     let mut buf = Vec::new();
     phrkit::generate::generate(
         &phrkit::generate::GenerateOptions {

@@ -46,7 +46,7 @@ fn william_sim_imports_with_both_images() {
     let Some(dir) = fixtures("phr-ig") else {
         return;
     };
-    let (_d, mut s) = store();
+    let (_d, s) = store();
     let src = ImportSource::from_path(dir.join("WilliamSim.sphr")).unwrap();
     let r = s
         .import(vec![src], &ImportOptions::default(), &NoProgress)
@@ -403,7 +403,7 @@ fn seven_zip_reads_our_archives_and_we_read_its() {
         .output()
         .unwrap();
     assert!(made.status.success());
-    let (_d2, mut b) = store();
+    let (_d2, b) = store();
     let r = b
         .import(
             vec![

@@ -23,7 +23,7 @@ fn encrypted_export() -> (tempfile::TempDir, Vec<u8>, u64) {
 }
 
 fn import(bytes: Vec<u8>, passphrase: Option<&str>) -> (Store, phrkit::Result<u64>) {
-    let (d, mut s) = store();
+    let (d, s) = store();
     std::mem::forget(d); // the store's folder outlives this helper; the OS cleans /tmp
     let src =
         ImportSource::from_bytes("in.sphr", bytes).with_passphrase(passphrase.map(Secret::new));

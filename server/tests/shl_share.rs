@@ -85,7 +85,7 @@ fn emergency_summary_with_passcode_reaches_the_pharmacy() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let mut pharmacy = Store::open(dir.path().join("pharmacy.db")).unwrap();
+    let pharmacy = Store::open(dir.path().join("pharmacy.db")).unwrap();
     let report = pharmacy
         .import_received(&received, &ImportOptions::default(), &NoProgress)
         .unwrap();
@@ -220,7 +220,7 @@ fn a_direct_file_link_and_an_included_sphr() {
     assert_eq!(received.files.len(), 2);
     assert_eq!(bundle(&received.files[1].bytes)["resourceType"], "Binary");
     let dir = tempfile::tempdir().unwrap();
-    let mut er = Store::open(dir.path().join("er.db")).unwrap();
+    let er = Store::open(dir.path().join("er.db")).unwrap();
     let report = er
         .import_received(&received, &ImportOptions::default(), &NoProgress)
         .unwrap();

@@ -272,7 +272,7 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
     match c.task.trim_end_matches("-enc") {
         "floor" => floor(&c.file, &c.db)?,
         "import" => {
-            let mut store = open(&c.db)?;
+            let store = open(&c.db)?;
             let src = phrkit::import::ImportSource::from_path(&c.file)?;
             let report = store.import(vec![src], &ImportOptions::default(), &NoProgress)?;
             let t = report.totals();
@@ -281,7 +281,7 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
             }
         }
         "import-any" => {
-            let mut store = open(&c.db)?;
+            let store = open(&c.db)?;
             let src = phrkit::import::ImportSource::from_path(&c.file)?;
             store.import(vec![src], &ImportOptions::default(), &NoProgress)?;
         }

@@ -31,7 +31,7 @@ fn record(dir: &Path, size: usize) -> anyhow::Result<std::path::PathBuf> {
     let db = dir.join(format!("sphr-{size}.db"));
     let file = dir.join(format!("sphr-{size}.phr"));
     super::bench::generated(&file, 1, size)?;
-    let mut store = Store::open(&db)?;
+    let store = Store::open(&db)?;
     store.import(
         vec![ImportSource::from_path(&file)?],
         &ImportOptions::default(),
@@ -115,7 +115,7 @@ pub fn shl(dir: &Path, runs: usize) -> anyhow::Result<ExitCode> {
     for n in 0..runs {
         let start = Instant::now();
         let received = open_link(link.uri.expose(), "Benchmark ER", None, Reach::Local)?;
-        let mut er = Store::open(dir.join(format!("er-{n}.db")))?;
+        let er = Store::open(dir.join(format!("er-{n}.db")))?;
         er.import_received(&received, &ImportOptions::default(), &NoProgress)?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         bytes = received.files.iter().map(|f| f.bytes.len()).sum();

@@ -284,7 +284,7 @@ fn share_at_the_pharmacy(phone: &Store, dir: &std::path::Path) -> anyhow::Result
         Some(&Secret::new("2468")),
         Reach::Local,
     )?;
-    let mut pharmacy = Store::open(dir.join("pharmacy.db"))?;
+    let pharmacy = Store::open(dir.join("pharmacy.db"))?;
     let report = pharmacy.import_received(&received, &ImportOptions::default(), &NoProgress)?;
     println!("City Pharmacy opened it: {}", report.summary());
     for (ty, n) in pharmacy.stats()?.by_type {

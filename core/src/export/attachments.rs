@@ -11,7 +11,7 @@ use crate::fhir::attachment::{
     document_file_name, for_each_attachment_mut, is_relative_url, mentions_stored_documents,
     remove_stored_extension, stored_document,
 };
-use crate::store::Store;
+use crate::store::Snapshot;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -31,22 +31,22 @@ pub(crate) enum Mode {
 pub struct DocumentFile {
     /// Path relative to the `.phr` (`documents/<id>.<ext>`).
     pub path: String,
-    /// SHA-256 (hex) of the bytes in the store.
+    /// SHA-256 (hex) of the bytes in the snap.
     pub sha256: String,
 }
 
 /// Rewrites attachments of exported resources, remembering the files to write.
 pub(crate) struct Attachments<'s> {
-    store: &'s Store,
+    snap: &'s Snapshot<'s>,
     mode: Mode,
     /// Files referenced so far (Files mode).
     pub files: Vec<DocumentFile>,
 }
 
 impl<'s> Attachments<'s> {
-    pub fn new(store: &'s Store, mode: Mode) -> Self {
+    pub fn new(snap: &'s Snapshot<'s>, mode: Mode) -> Self {
         Attachments {
-            store,
+            snap,
             mode,
             files: Vec::new(),
         }
@@ -66,7 +66,7 @@ impl<'s> Attachments<'s> {
             let Some(sha) = stored_document(att) else {
                 return;
             };
-            let doc = match self.store.document(&sha) {
+            let doc = match self.snap.document(&sha) {
                 Ok(Some(doc)) => doc,
                 Ok(None) => return,
                 Err(e) => {

@@ -25,7 +25,7 @@ use crate::sphr::Secret;
 use crate::error::{Error, Result};
 use crate::media::OutputFormat;
 use crate::progress::{Phase, Progress, ProgressListener};
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -81,8 +81,9 @@ impl Store {
     /// without writing anything (and without an access-log entry).
     pub fn preview_export(&self, req: &ExportRequest) -> Result<Preview> {
         req.check()?;
-        let plan = select::plan(self, req)?;
-        let (earliest, latest): (Option<i64>, Option<i64>) = self.conn.query_row(
+        let snap = self.snapshot()?;
+        let plan = select::plan(&snap, req)?;
+        let (earliest, latest): (Option<i64>, Option<i64>) = snap.conn().query_row(
             &format!(
                 "SELECT min(date_start), max(CASE WHEN date_end = {} THEN date_start ELSE date_end - 1 END)
                  FROM resource_version WHERE {} AND date_start IS NOT NULL",
@@ -139,17 +140,29 @@ impl Store {
         out: &mut dyn Write,
         progress: &dyn ProgressListener,
     ) -> Result<ExportSummary> {
-        req.check()?;
         // One read transaction: every planning and writing query sees the same snapshot.
-        self.conn.execute_batch("BEGIN DEFERRED")?;
-        let result = if req.format == OutputFormat::Sphr {
+        let snap = self.snapshot()?;
+        let summary = snap.export_unlogged(req, out, progress)?;
+        snap.finish()?;
+        Ok(summary)
+    }
+}
+
+impl Snapshot<'_> {
+    /// [`Store::export_unlogged`] inside this snapshot.
+    pub(crate) fn export_unlogged(
+        &self,
+        req: &ExportRequest,
+        out: &mut dyn Write,
+        progress: &dyn ProgressListener,
+    ) -> Result<ExportSummary> {
+        req.check()?;
+        if req.format == OutputFormat::Sphr {
             crate::sphr::write::write(self, req, out, progress)
         } else {
             self.write_records(req, req.format, attachments::Mode::Inline, out, progress)
                 .map(|(summary, _)| summary)
-        };
-        let _ = self.conn.execute_batch("COMMIT");
-        result
+        }
     }
 
     /// Writes the selection as `format` (Bundle or NDJSON) with documents placed as `mode`

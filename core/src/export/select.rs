@@ -12,7 +12,7 @@ use super::ExportRequest;
 use crate::error::{Error, Result};
 use crate::fhir::compartment::is_shared_type;
 use crate::sensitivity::{self, Category};
-use crate::store::Store;
+use crate::store::Snapshot;
 use rusqlite::types::Value as SqlValue;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -54,12 +54,12 @@ impl Scope {
     /// `f` with each row.
     pub(crate) fn each_row(
         &self,
-        store: &Store,
+        snap: &Snapshot<'_>,
         columns: &str,
         tail: &str,
         mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
     ) -> Result<()> {
-        let mut st = store.conn.prepare(&format!(
+        let mut st = snap.conn().prepare(&format!(
             "SELECT {columns} FROM resource_version WHERE {} {tail}",
             self.condition
         ))?;
@@ -100,11 +100,11 @@ pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> 
 }
 
 /// Resolves the patient and the filters: no pass over the compartment.
-pub(crate) fn scope(store: &Store, req: &ExportRequest) -> Result<Scope> {
+pub(crate) fn scope(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Scope> {
     let patient = match &req.patient {
         Some(p) => p.clone(),
         None => {
-            let ids = store.patient_ids()?;
+            let ids = snap.patient_ids()?;
             match ids.len() {
                 1 => ids.into_iter().next().unwrap_or_default(),
                 0 => {
@@ -121,7 +121,7 @@ pub(crate) fn scope(store: &Store, req: &ExportRequest) -> Result<Scope> {
             }
         }
     };
-    let patient_json = store
+    let patient_json = snap
         .get("Patient", &patient)?
         .ok_or_else(|| Error::NotFound(format!("patient: Patient/{patient} is not in the store")))?
         .json;
@@ -148,7 +148,7 @@ pub(crate) fn scope(store: &Store, req: &ExportRequest) -> Result<Scope> {
         condition.push_str(" AND last_updated >= ?");
         args.push(since.into());
     }
-    let left_out = sensitive_left_out(store, &patient, req)?;
+    let left_out = sensitive_left_out(snap, &patient, req)?;
     Ok(Scope {
         patient,
         patient_json,
@@ -161,8 +161,8 @@ pub(crate) fn scope(store: &Store, req: &ExportRequest) -> Result<Scope> {
 
 /// Counts the whole selection: compartment, sensitive exclusions and the shared resources
 /// it references (transitively), with index-only queries.
-pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
-    let scope = scope(store, req)?;
+pub(crate) fn plan(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Plan> {
+    let scope = scope(snap, req)?;
     let left_out = scope.left_out;
     let mut counts = BTreeMap::new();
     counts.insert("Patient".to_string(), 1);
@@ -177,7 +177,7 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
             }
         }
     };
-    scope.each_row(store, "type, refs, sensitive", "", |r| {
+    scope.each_row(snap, "type, refs, sensitive", "", |r| {
         if scope.leaves_out(r.get(2)?, &mut excluded) {
             return Ok(());
         }
@@ -197,7 +197,7 @@ pub(crate) fn plan(store: &Store, req: &ExportRequest) -> Result<Plan> {
             &mut queue,
         );
     }
-    let mut lookup = store.conn.prepare_cached(SHARED_LOOKUP)?;
+    let mut lookup = snap.conn().prepare_cached(SHARED_LOOKUP)?;
     while let Some(target) = queue.pop_front() {
         let Some((ty, id)) = target.split_once('/') else {
             continue;
@@ -229,8 +229,8 @@ pub(crate) const SHARED_LOOKUP: &str = "SELECT refs, json FROM resource_version 
 
 /// The sensitive-data categories this export leaves out (bit mask): those neither chosen by
 /// the caller nor permitted by an active Consent.
-fn sensitive_left_out(store: &Store, patient: &str, req: &ExportRequest) -> Result<i64> {
-    let consents: Vec<serde_json::Value> = store
+fn sensitive_left_out(snap: &Snapshot<'_>, patient: &str, req: &ExportRequest) -> Result<i64> {
+    let consents: Vec<serde_json::Value> = snap
         .consents(patient)?
         .iter()
         .filter_map(|json| serde_json::from_str(json).ok())

@@ -23,7 +23,7 @@ use super::contents::Contents;
 use super::select::{SHARED_LOOKUP, Scope, targets, text};
 use crate::error::Result;
 use crate::fhir::attachment::mentions_stored_documents;
-use crate::store::Store;
+use crate::store::Snapshot;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -280,7 +280,7 @@ impl Shared<'_> {
 
 /// Writes the cover page and the whole selection to `out.sink`, in the module's order.
 pub(crate) fn write_all(
-    store: &Store,
+    snap: &Snapshot<'_>,
     scope: &Scope,
     cover_id: &str,
     now: &str,
@@ -292,7 +292,7 @@ pub(crate) fn write_all(
     out.sink.finish()?;
     (out.tick)("Composition")?;
     let mut shared = Shared {
-        lookup: store.conn.prepare_cached(SHARED_LOOKUP)?,
+        lookup: snap.conn().prepare_cached(SHARED_LOOKUP)?,
         seen: HashSet::new(),
         key: String::new(),
     };
@@ -319,7 +319,7 @@ pub(crate) fn write_all(
         } else {
             "type, id, refs, sensitive, json"
         };
-        scope.each_row(store, columns, tail, |r| {
+        scope.each_row(snap, columns, tail, |r| {
             if scope.leaves_out(r.get(3)?, &mut out.excluded) {
                 return Ok(());
             }
@@ -334,7 +334,7 @@ pub(crate) fn write_all(
         })?;
     }
     // Provenance oldest first, as the record's history reads.
-    let mut lookup = store.conn.prepare_cached(CURRENT_LOOKUP)?;
+    let mut lookup = snap.conn().prepare_cached(CURRENT_LOOKUP)?;
     for id in provenance.iter().rev() {
         let (refs, json): (String, String) =
             lookup.query_row([id.as_str(), "Provenance"], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -73,7 +73,7 @@ impl Store {
     /// Imports `sources` in one run and one transaction. Blocks; call off the main thread.
     /// Per-resource problems are issues in the report; an `Err` means nothing was written.
     pub fn import(
-        &mut self,
+        &self,
         sources: Vec<ImportSource<'_>>,
         opts: &ImportOptions,
         progress: &dyn ProgressListener,
@@ -85,15 +85,25 @@ impl Store {
             .build()
             .map_err(|e| Error::Internal(format!("cannot start the import threads: {e}")))?;
         let now_ms = crate::fhir::date::now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut writer = self.writer();
+        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO import_run (started, strategy) VALUES (?1, ?2)",
             rusqlite::params![prepare::instant_text(now_ms), opts.strategy.as_str()],
         )?;
         let run = tx.last_insert_rowid();
         let total_bytes = sources.iter().map(|s| s.size).sum::<Option<u64>>();
+        // The first report: the run has started and holds the writer (reads go on beside it).
+        let started = Progress {
+            phase: Phase::Importing,
+            bytes: 0,
+            total_bytes,
+            resources: 0,
+            total_resources: None,
+        };
+        if !progress.on_progress(&started) {
+            return Err(Error::Cancelled);
+        }
         let multiple = sources.len() > 1;
         let mut applier = apply::Applier::new(&tx, opts, run, now_ms);
         let mut names = NameTable::forgetful();

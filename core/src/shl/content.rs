@@ -1,4 +1,4 @@
-//! What a share contains: one FHIR Bundle per share profile, built from the store.
+//! What a share contains: one FHIR Bundle per share profile, built from the snap.
 //!
 //! The profiles follow the seed's use cases. `emergency` is an International Patient
 //! Summary document (Composition LOINC 60591-5 with the IPS sections for allergies,
@@ -13,7 +13,7 @@ use crate::export::{DEFAULT_BASE_URL, ExportRequest};
 use crate::fhir::reference::literal_targets;
 use crate::progress::NoProgress;
 use crate::sensitivity::{self, Category};
-use crate::store::{Search, Store};
+use crate::store::{Search, Snapshot};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -142,7 +142,7 @@ fn is_lab(r: &Value) -> bool {
 /// Reads the patient's resources for a profile, leaving out sensitive categories the
 /// patient has not opted in to and counting what it leaves out.
 struct Selector<'s> {
-    store: &'s Store,
+    snap: &'s Snapshot<'s>,
     patient: &'s str,
     left_out: i64,
     excluded: std::cell::RefCell<BTreeMap<String, u64>>,
@@ -157,7 +157,7 @@ impl Selector<'_> {
             ..Default::default()
         };
         let mut out = Vec::new();
-        for r in self.store.search(&search)? {
+        for r in self.snap.search(&search)? {
             if r.sensitive & self.left_out != 0 {
                 let mut excluded = self.excluded.borrow_mut();
                 for cat in sensitivity::categories(r.sensitive & self.left_out) {
@@ -195,7 +195,7 @@ fn latest_per_code(labs: Vec<Value>, n: usize) -> Vec<Value> {
 }
 
 /// Shared resources (no patient compartment) the selection references, transitively.
-fn referenced_shared(store: &Store, selected: &[Value]) -> Result<Vec<Value>> {
+fn referenced_shared(snap: &Snapshot<'_>, selected: &[Value]) -> Result<Vec<Value>> {
     let mut seen: std::collections::HashSet<String> = selected
         .iter()
         .map(|r| {
@@ -218,7 +218,7 @@ fn referenced_shared(store: &Store, selected: &[Value]) -> Result<Vec<Value>> {
         if crate::fhir::compartment::is_compartment_type(ty) || ty == "Patient" {
             continue;
         }
-        if let Some(found) = store.get(ty, id)? {
+        if let Some(found) = snap.get(ty, id)? {
             let v: Value = serde_json::from_str(&found.json)
                 .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?;
             queue.extend(literal_targets(&v));
@@ -281,12 +281,12 @@ pub struct Built {
 /// Builds the files a link of `profile` carries for `patient`, leaving out sensitive
 /// categories not in `include` (nor permitted by an active Consent).
 pub fn build(
-    store: &Store,
+    snap: &Snapshot<'_>,
     patient: &str,
     profile: &ShareProfile,
     include: &[Category],
 ) -> Result<Built> {
-    let consents: Vec<Value> = store
+    let consents: Vec<Value> = snap
         .search(&Search {
             patient: Some(patient.to_string()),
             types: vec!["Consent".into()],
@@ -298,7 +298,7 @@ pub fn build(
     let mut allowed = include.to_vec();
     allowed.extend(sensitivity::consented(&consents));
     let sel = Selector {
-        store,
+        snap,
         patient,
         left_out: sensitivity::mask(&Category::ALL) & !sensitivity::mask(&allowed),
         excluded: Default::default(),
@@ -319,9 +319,9 @@ fn build_files(
     profile: &ShareProfile,
     include: &[Category],
 ) -> Result<FilesAndExclusions> {
-    let (store, patient) = (sel.store, sel.patient);
+    let (snap, patient) = (sel.snap, sel.patient);
     let now = crate::fhir::date::format_instant(crate::fhir::date::now_ms());
-    let patient_resource: Value = serde_json::from_str(&store.require("Patient", patient)?.json)
+    let patient_resource: Value = serde_json::from_str(&snap.require("Patient", patient)?.json)
         .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?;
     let file = |v: Value| ShareFile {
         content_type: FHIR_JSON.into(),
@@ -329,7 +329,7 @@ fn build_files(
     };
     let collection = |selected: Vec<Value>| -> Result<FilesAndExclusions> {
         let mut all = vec![patient_resource.clone()];
-        let shared = referenced_shared(store, &selected)?;
+        let shared = referenced_shared(snap, &selected)?;
         all.extend(selected);
         all.extend(shared);
         Ok((vec![file(bundle("collection", all, &now))], None))
@@ -420,7 +420,7 @@ fn build_files(
             ] {
                 selected.extend(group);
             }
-            let shared = referenced_shared(store, &selected)?;
+            let shared = referenced_shared(snap, &selected)?;
             let mut all = vec![composition, patient_resource.clone()];
             all.extend(selected);
             all.extend(shared);
@@ -450,7 +450,7 @@ fn build_files(
             let mut req = ExportRequest::from_params(params)?;
             req.include_sensitive = include.to_vec();
             let mut out = Vec::new();
-            let summary = store.export_unlogged(&req, &mut out, &NoProgress)?;
+            let summary = snap.export_unlogged(&req, &mut out, &NoProgress)?;
             let file = ShareFile {
                 content_type: FHIR_JSON.into(),
                 bytes: out,
@@ -462,12 +462,12 @@ fn build_files(
 
 /// The whole record as a `.sphr` (unencrypted: the link's JWE protects it) wrapped in a FHIR
 /// `Binary`, so viewers that do not know `.sphr` still see valid FHIR.
-pub fn sphr_binary(store: &Store, patient: &str, include: &[Category]) -> Result<ShareFile> {
+pub fn sphr_binary(snap: &Snapshot<'_>, patient: &str, include: &[Category]) -> Result<ShareFile> {
     let mut req = ExportRequest::from_params([("patient", patient), ("outputFormat", "sphr")])?;
     req.encrypt = false;
     req.include_sensitive = include.to_vec();
     let mut zip = Vec::new();
-    store.export_unlogged(&req, &mut zip, &NoProgress)?;
+    snap.export_unlogged(&req, &mut zip, &NoProgress)?;
     use base64::Engine;
     let binary = json!({
         "resourceType": "Binary",

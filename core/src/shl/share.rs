@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::import::{ImportReport, ImportSource};
 use crate::progress::ProgressListener;
 use crate::sphr::Secret;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use crate::{ImportMode, ImportOptions};
 use serde_json::Value;
 
@@ -150,8 +150,10 @@ impl Store {
     /// What sharing with `opts` would send — counts by type, sensitive categories left out,
     /// clinical date span — without contacting the host or logging anything.
     pub fn preview_share(&self, opts: &ShareOptions) -> Result<crate::export::Preview> {
-        let patient = self.share_patient(opts)?;
-        let built = build(self, &patient, &opts.profile, &opts.include_sensitive)?;
+        let snap = self.snapshot()?;
+        let patient = share_patient(&snap, opts)?;
+        let built = build(&snap, &patient, &opts.profile, &opts.include_sensitive)?;
+        snap.finish()?;
         let mut preview = crate::export::Preview {
             excluded: built.excluded,
             ..Default::default()
@@ -183,33 +185,11 @@ impl Store {
         Ok(preview)
     }
 
-    fn share_patient(&self, opts: &ShareOptions) -> Result<String> {
-        Ok(match &opts.patient {
-            Some(p) => p.trim_start_matches("Patient/").to_string(),
-            None => {
-                let ids = self.patient_ids()?;
-                match ids.as_slice() {
-                    [one] => one.clone(),
-                    [] => {
-                        return Err(Error::NotFound(
-                            "the store holds no Patient to share".into(),
-                        ));
-                    }
-                    _ => {
-                        return Err(Error::param(
-                            "patient",
-                            format!("required: the store holds {} patients", ids.len()),
-                        ));
-                    }
-                }
-            }
-        })
-    }
-
     /// Builds, encrypts, uploads and links the content of `opts.profile`. Blocks on the
-    /// network; call off the main thread.
+    /// network; call off the main thread. In three steps: the content is built inside one
+    /// read snapshot, published with no store connection held (an import or a search goes
+    /// on meanwhile), and the access-log entry is written through the writer at the end.
     pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
-        let patient = self.share_patient(opts)?;
         if let Some(viewer) = &opts.viewer
             && check_url(viewer, opts.reach).is_err()
         {
@@ -225,11 +205,17 @@ impl Store {
                 "a direct-file (U) link cannot have a passcode",
             ));
         }
-        let built = build(self, &patient, &opts.profile, &opts.include_sensitive)?;
-        let mut files = built.files;
-        if opts.include_sphr {
-            files.push(sphr_binary(self, &patient, &opts.include_sensitive)?);
-        }
+        let (patient, built, files) = {
+            let snap = self.snapshot()?;
+            let patient = share_patient(&snap, opts)?;
+            let mut built = build(&snap, &patient, &opts.profile, &opts.include_sensitive)?;
+            let mut files = std::mem::take(&mut built.files);
+            if opts.include_sphr {
+                files.push(sphr_binary(&snap, &patient, &opts.include_sensitive)?);
+            }
+            snap.finish()?;
+            (patient, built, files)
+        };
         if opts.direct_file && files.len() != 1 {
             return Err(Error::param(
                 "direct_file",
@@ -314,7 +300,7 @@ impl Store {
     /// Imports what a link delivered: FHIR JSON as records, a `Binary` holding a zip as a
     /// `.sphr`. Provenance names the link's host and label, never the key.
     pub fn import_received(
-        &mut self,
+        &self,
         received: &Received,
         opts: &ImportOptions,
         progress: &dyn ProgressListener,
@@ -429,6 +415,29 @@ pub fn accesses(link: &SharedLink) -> Result<Vec<Access>> {
         &link.id,
         link.management_token.expose(),
     )?)
+}
+
+fn share_patient(snap: &Snapshot<'_>, opts: &ShareOptions) -> Result<String> {
+    Ok(match &opts.patient {
+        Some(p) => p.trim_start_matches("Patient/").to_string(),
+        None => {
+            let ids = snap.patient_ids()?;
+            match ids.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(Error::NotFound(
+                        "the store holds no Patient to share".into(),
+                    ));
+                }
+                _ => {
+                    return Err(Error::param(
+                        "patient",
+                        format!("required: the store holds {} patients", ids.len()),
+                    ));
+                }
+            }
+        }
+    })
 }
 
 impl Store {

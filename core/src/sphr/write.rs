@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::export::{CountingWriter, DocumentFile, ExportRequest, ExportSummary};
 use crate::media::OutputFormat;
 use crate::progress::ProgressListener;
-use crate::store::Store;
+use crate::store::Snapshot;
 use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{AesMode, CompressionMethod, ZipWriter};
@@ -27,7 +27,7 @@ fn zip_error(e: zip::result::ZipError) -> Error {
 
 /// Writes the `.sphr` for `req` to `out`.
 pub(crate) fn write(
-    store: &Store,
+    snap: &Snapshot<'_>,
     req: &ExportRequest,
     out: &mut dyn Write,
     progress: &dyn ProgressListener,
@@ -58,7 +58,7 @@ pub(crate) fn write(
     zip.start_file(record.as_str(), options)
         .map_err(zip_error)?;
     let mut hashing = Hashing::new(&mut zip);
-    let (mut summary, files) = store.write_records(
+    let (mut summary, files) = snap.write_records(
         &req,
         OutputFormat::Phr,
         crate::export::attachments::Mode::Files,
@@ -76,7 +76,7 @@ pub(crate) fn write(
         if written.iter().any(|w| w.path == file.path) {
             continue;
         }
-        let Some((_, bytes)) = store.document(&file.sha256)? else {
+        let Some((_, bytes)) = snap.document(&file.sha256)? else {
             continue;
         };
         let entry = format!("{name}/{}", file.path);

@@ -124,11 +124,17 @@ impl Store {
     }
 
     /// Changes the key of this (encrypted) store in place; atomic.
+    /// Needs `&mut`: no snapshot may be open, and the idle readers are closed first, since
+    /// SQLCipher rekeys a file only its own connection has open.
     pub fn rekey(&mut self, new_key: &StoreKey) -> Result<()> {
-        self.conn.pragma_update(None, "journal_mode", "DELETE")?;
-        let result = self.conn.pragma_update(None, "rekey", new_key.sql_value());
-        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.connections.close_readers();
+        let writer = self.connections.writer();
+        writer.pragma_update(None, "journal_mode", "DELETE")?;
+        let result = writer.pragma_update(None, "rekey", new_key.sql_value());
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        drop(writer);
         result?;
+        self.connections.set_key(new_key);
         Ok(())
     }
 }
@@ -155,9 +161,7 @@ fn copy(
         ));
     }
     let source = Store::open_with(from, from_key, super::StoreOptions::default())?;
-    let version: i64 = source
-        .conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = source.schema_version()?;
     drop(source);
     // The encrypted side is the main connection, keyed by `unlock` with phrkit's cipher
     // settings; the plain side is attached with an empty key. (An attached encrypted file

@@ -1,18 +1,25 @@
 //! The record store: one SQLite file holding every version of every resource.
 //!
-//! Opened in WAL mode with `synchronous = NORMAL`: readers never block the writer, and a
-//! crash cannot corrupt the file or half-apply a transaction (a power cut may lose the last
-//! committed transaction, which an import can simply repeat). Imports write in one
-//! transaction (see [`crate::import`]). The [`Store`] is `Send` but not `Sync`: use one per
-//! thread, or share it behind a mutex; all calls block, so apps call them off the main thread.
+//! Opened in WAL mode with `synchronous = NORMAL`: a crash cannot corrupt the file or
+//! half-apply a transaction (a power cut may lose the last committed transaction, which an
+//! import can simply repeat). Imports write in one transaction (see [`crate::import`]).
+//!
+//! A [`Store`] is `Send + Sync`: share one (in an `Arc`) between threads. Writes take turns on
+//! one writer connection; reads run on reader connections inside a [`Snapshot`] and never
+//! wait for a write, nor a write for them (see `connections.rs`). Every call blocks, so apps
+//! call them off the main thread.
 
+mod connections;
 pub mod crypto;
+mod read;
 pub mod schema;
 pub(crate) mod write;
 
+pub use read::Snapshot;
+
 use crate::error::{Error, Result};
 use crate::fhir::date::DateRange;
-use rusqlite::{Connection, OptionalExtension, params};
+use connections::{Connections, Writer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +30,7 @@ pub(crate) const PATIENT_IDS_SQL: &str = "SELECT id FROM resource_version
 
 /// A handle on one store file.
 pub struct Store {
-    pub(crate) conn: Connection,
+    connections: Connections,
     path: PathBuf,
     encrypted: bool,
     options: StoreOptions,
@@ -140,30 +147,9 @@ impl Store {
         key: Option<&crypto::StoreKey>,
         options: StoreOptions,
     ) -> Result<Store> {
-        let path = path.to_path_buf();
-        let mut conn = Connection::open(&path)?;
-        if let Some(key) = key {
-            crypto::unlock(&conn, key)?;
-        }
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Owner-only before SQLite creates the -wal/-shm files, which copy the store's mode.
-        crate::private_files::restrict_store(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(
-            None,
-            "cache_size",
-            -(i64::from(options.cache_mib.max(1)) * 1024),
-        )?;
-        schema::migrate(&mut conn).map_err(|e| match e {
-            Error::Storage(e) => crypto::classify_open_error(e, key.is_some()),
-            other => other,
-        })?;
         Ok(Store {
-            conn,
-            path,
+            connections: Connections::open(path, key, options.cache_mib)?,
+            path: path.to_path_buf(),
             encrypted: key.is_some(),
             options,
         })
@@ -187,9 +173,17 @@ impl Store {
         let target = path
             .to_str()
             .ok_or_else(|| Error::InvalidInput("the backup path is not UTF-8".into()))?;
-        self.conn.execute("VACUUM INTO ?1", [target])?;
+        self.writer().execute("VACUUM INTO ?1", [target])?;
         crate::private_files::restrict_store(path)?;
         Ok(())
+    }
+
+    /// The file's schema version (`PRAGMA user_version`).
+    pub(crate) fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .snapshot()?
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// True when the store file is encrypted.
@@ -202,98 +196,46 @@ impl Store {
         &self.path
     }
 
+    /// A consistent view for several reads: one read transaction on a reader connection,
+    /// never waiting for (nor holding up) a writer. See [`Snapshot`].
+    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+        Snapshot::begin(&self.connections)
+    }
+
     /// The current version of `type/id`, or `None` if absent or deleted.
     pub fn get(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
-        let r = self
-            .conn
-            .prepare_cached(
-                "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-                 WHERE id = ?1 AND type = ?2 AND current = 1",
-            )?
-            .query_row(params![id, resource_type], row_to_stored)
-            .optional()?;
-        Ok(r.filter(|r| !r.deleted))
+        self.snapshot()?.get(resource_type, id)
     }
 
     /// Every version of `type/id`, newest first (including delete markers).
     pub fn history(&self, resource_type: &str, id: &str) -> Result<Vec<StoredResource>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-             WHERE id = ?1 AND type = ?2 ORDER BY version DESC",
-        )?;
-        let rows = st.query_map(params![id, resource_type], row_to_stored)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.snapshot()?.history(resource_type, id)
     }
 
     /// Current resources matching `search`, ordered by clinical date then type and id.
     pub fn search(&self, search: &Search) -> Result<Vec<StoredResource>> {
-        let mut out = Vec::new();
-        self.for_each_match(search, |r| {
-            out.push(r);
-            Ok(())
-        })?;
-        Ok(out)
+        self.snapshot()?.search(search)
     }
 
     /// Streams current resources matching `search` to `f` without collecting them.
     pub fn for_each_match(
         &self,
         search: &Search,
-        mut f: impl FnMut(StoredResource) -> Result<()>,
+        f: impl FnMut(StoredResource) -> Result<()>,
     ) -> Result<()> {
-        let mut sql = String::from(
-            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-             WHERE current = 1 AND deleted = 0",
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(p) = &search.patient {
-            sql.push_str(" AND patient = ?");
-            args.push(p.clone().into());
-        }
-        if !search.types.is_empty() {
-            sql.push_str(" AND type IN (");
-            sql.push_str(&vec!["?"; search.types.len()].join(","));
-            sql.push(')');
-            args.extend(search.types.iter().map(|t| t.clone().into()));
-        }
-        if let Some(range) = search.dates {
-            sql.push_str(" AND (date_start IS NULL OR (date_start < ? AND date_end > ?))");
-            args.push(range.end.into());
-            args.push(range.start.into());
-        }
-        sql.push_str(" ORDER BY date_start, type, id");
-        if let Some(limit) = search.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
-        let mut st = self.conn.prepare(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(args))?;
-        while let Some(row) = rows.next()? {
-            f(row_to_stored(row)?)?;
-        }
-        Ok(())
+        self.snapshot()?.for_each_match(search, f)
     }
 
     /// Number of current resources, of one type or of all.
     pub fn count(&self, resource_type: Option<&str>) -> Result<u64> {
-        let n: i64 = match resource_type {
-            Some(t) => self.conn.query_row(
-                "SELECT count(*) FROM resource_version WHERE type = ?1 AND current = 1 AND deleted = 0",
-                [t],
-                |r| r.get(0),
-            )?,
-            None => self.conn.query_row(
-                "SELECT count(*) FROM resource_version WHERE current = 1 AND deleted = 0",
-                [],
-                |r| r.get(0),
-            )?,
-        };
-        Ok(n as u64)
+        self.snapshot()?.count(resource_type)
     }
 
     /// Deletes `type/id` softly: a new version marks it deleted; history keeps the old ones.
     /// Returns false when there was nothing to delete.
-    pub fn delete(&mut self, resource_type: &str, id: &str) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+    pub fn delete(&self, resource_type: &str, id: &str) -> Result<bool> {
+        let mut writer = self.writer();
+        let tx = writer.transaction()?;
         let deleted = write::delete(&tx, resource_type, id, crate::fhir::date::now_ms())?;
         tx.commit()?;
         Ok(deleted)
@@ -301,95 +243,50 @@ impl Store {
 
     /// Ids of the Patients in the store, sorted.
     pub fn patient_ids(&self) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare_cached(PATIENT_IDS_SQL)?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The current Consent resources of `patient` (what may be shared, see
-    /// [`crate::sensitivity`]), as stored JSON.
-    pub(crate) fn consents(&self, patient: &str) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT json FROM resource_version
-             WHERE patient = ?1 AND current = 1 AND deleted = 0 AND type = 'Consent'",
-        )?;
-        let rows = st.query_map([patient], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.snapshot()?.patient_ids()
     }
 
     /// Counts by type and of versions, runs and quarantined resources.
     pub fn stats(&self) -> Result<Stats> {
-        let mut stats = Stats::default();
-        let mut st = self.conn.prepare(
-            "SELECT type, count(*) FROM resource_version WHERE current = 1 AND deleted = 0 GROUP BY type",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let n: i64 = r.get(1)?;
-            stats.by_type.insert(r.get(0)?, n as u64);
-            stats.resources += n as u64;
-        }
-        let count = |sql: &str| -> Result<u64> {
-            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
-            Ok(n as u64)
-        };
-        stats.versions = count("SELECT count(*) FROM resource_version")?;
-        stats.runs = count("SELECT count(*) FROM import_run")?;
-        stats.quarantined = count("SELECT count(*) FROM quarantine")?;
-        stats.documents = count("SELECT count(*) FROM document")?;
-        Ok(stats)
+        self.snapshot()?.stats()
     }
 
     /// The recorded import runs, oldest first.
     pub fn runs(&self) -> Result<Vec<RunInfo>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, started, sources, provenance_ids FROM import_run ORDER BY id")?;
-        let rows = st.query_map([], |r| {
-            Ok(RunInfo {
-                id: r.get(0)?,
-                started: r.get(1)?,
-                sources: r.get(2)?,
-                provenance_ids: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.snapshot()?.runs()
     }
 
     /// Quarantined resources as `(type, id, reason, json)`.
     pub fn quarantined(&self) -> Result<Vec<(String, String, String, String)>> {
-        let mut st = self.conn.prepare(
-            "SELECT coalesce(type,''), coalesce(id,''), reason, json FROM quarantine ORDER BY row",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.snapshot()?.quarantined()
     }
 
     /// A stored document (attachment bytes) by the lower-case hex SHA-256 that a
     /// stored-document extension names: `(content type, bytes)`.
     pub fn document(&self, sha256: &str) -> Result<Option<(Option<String>, Vec<u8>)>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT content_type, data FROM document WHERE sha256 = ?1")?
-            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        self.snapshot()?.document(sha256)
     }
 
     /// Looks a resource up by type+id and reports it as an error when absent.
     pub fn require(&self, resource_type: &str, id: &str) -> Result<StoredResource> {
-        self.get(resource_type, id)?
-            .ok_or_else(|| Error::NotFound(format!("{resource_type}/{id}")))
+        self.snapshot()?.require(resource_type, id)
     }
-}
 
-fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
-    Ok(StoredResource {
-        resource_type: r.get(0)?,
-        id: r.get(1)?,
-        version: r.get(2)?,
-        last_updated: r.get(3)?,
-        deleted: r.get::<_, i64>(4)? != 0,
-        json: r.get(5)?,
-        sensitive: r.get(6)?,
-    })
+    /// Waits for the writer (and, up to `wait`, for another process's write lock) to record
+    /// the access-log entries that reads made while an import held it. Returns how many could
+    /// not be written yet; they stay queued and are tried again on the next write and when
+    /// the store closes.
+    pub fn flush_access_log(&self, wait: std::time::Duration) -> Result<usize> {
+        self.connections.flush(wait)
+    }
+
+    /// The writer connection, waiting for the current holder.
+    pub(crate) fn writer(&self) -> Writer<'_> {
+        self.connections.writer()
+    }
+
+    /// Records a write made on the side of a read now, or as soon as the writer is free.
+    pub(crate) fn write_soon(&self, write: connections::Deferred) -> Result<()> {
+        self.connections.write_soon(write)
+    }
 }

@@ -77,7 +77,7 @@ pub fn generated_store(
     per_patient: usize,
     seed: u64,
 ) -> (tempfile::TempDir, Store) {
-    let (d, mut s) = store();
+    let (d, s) = store();
     let mut buf = Vec::new();
     phrkit::generate::generate(
         &phrkit::generate::GenerateOptions {

@@ -212,7 +212,7 @@ pub fn wait_until(limit: Duration, mut probe: impl FnMut() -> bool) {
 /// `resources` resources (generator seed `seed`).
 pub fn generated_store(resources: usize, seed: u64) -> (tempfile::TempDir, phrkit::Store) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = phrkit::Store::open(dir.path().join("phone.db")).unwrap();
+    let store = phrkit::Store::open(dir.path().join("phone.db")).unwrap();
     let mut buf = Vec::new();
     let opts = phrkit::generate::GenerateOptions {
         patients: 1,

@@ -67,7 +67,7 @@ pub fn record(resources: usize, seed: u64) -> Vec<u8> {
 
 /// Imports `ndjson` into the store at `path`; returns the patient ids.
 pub fn fill(path: &std::path::Path, ndjson: Vec<u8>) -> Vec<String> {
-    let mut store = Store::open(path).unwrap();
+    let store = Store::open(path).unwrap();
     if !ndjson.is_empty() {
         let report = store
             .import(
