@@ -1,11 +1,12 @@
 //! [`PhrStore`]: the app's handle on one record store file.
 //!
-//! A thin object over [`phrkit::Store`]. The core store is `Send` but not `Sync`, and a
-//! foreign object must be both, so it lives behind a mutex: calls on one `PhrStore` from
-//! several threads take turns (a search waits for an import to finish). The `Option` inside
-//! makes [`PhrStore::close`] real: it drops the SQLite connection at once, and every later
-//! call fails with `Closed` instead of touching a dead handle. Every method blocks (SQLite,
-//! file I/O, sometimes the network): apps call them off the main thread.
+//! A thin object over [`phrkit::Store`], which is `Send + Sync`: calls from several threads
+//! run at once. Writes (imports, deletes) take turns on the store's writer; reads (search,
+//! get, export, preview) run on reader connections and never wait for a write, so a UI
+//! search returns while an import runs. The `Option` inside makes [`PhrStore::close`] real:
+//! later calls fail with `Closed` instead of touching a dead handle, and the file is released
+//! as soon as the calls already running return. Every method blocks (SQLite, file I/O,
+//! sometimes the network): apps call them off the main thread.
 
 use crate::error::PhrError;
 use crate::export::{ExportRequest, ExportResult};
@@ -18,32 +19,31 @@ use phrkit::sphr::Secret;
 use phrkit::store::Search;
 use phrkit::store::crypto::StoreKey;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A personal health record store: one SQLite file of FHIR R4 resources on the device.
 ///
 /// Every method blocks on disk (and `share` on the network): call it off the main thread.
-/// Methods on one store run one at a time. Resources travel as FHIR JSON strings.
+/// Calls from several threads run at once; reads never wait for an import. Resources travel
+/// as FHIR JSON strings.
 #[derive(uniffi::Object)]
 pub struct PhrStore {
-    inner: Mutex<Option<Store>>,
+    inner: RwLock<Option<Arc<Store>>>,
 }
 
 impl PhrStore {
-    /// Runs `f` on the open store, or fails with `Closed`.
+    /// Runs `f` on the open store, or fails with `Closed`. No lock is held while `f` runs.
     pub(crate) fn with<T>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<T, PhrError>,
+        f: impl FnOnce(&Store) -> Result<T, PhrError>,
     ) -> Result<T, PhrError> {
-        let mut guard = self.lock();
-        let store = guard.as_mut().ok_or_else(PhrError::closed)?;
-        f(store)
-    }
-
-    /// The lock, recovered if an earlier call panicked: SQLite transactions keep the file
-    /// consistent, so the store stays usable.
-    fn lock(&self) -> MutexGuard<'_, Option<Store>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let store = self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(PhrError::closed)?;
+        f(&store)
     }
 }
 
@@ -79,16 +79,20 @@ impl PhrStore {
             }
         };
         Ok(Arc::new(PhrStore {
-            inner: Mutex::new(Some(store)),
+            inner: RwLock::new(Some(Arc::new(store))),
         }))
     }
 
-    /// Closes the store: the database file is released now, and every later call fails
-    /// with `Closed`. Calling it again does nothing. Waits for a running call to finish.
+    /// Closes the store: every later call fails with `Closed`, and the database file is
+    /// released as soon as the calls already running return (this one does not wait for
+    /// them). Calling it again does nothing.
     /// (Kotlin: `closeStore()`, because `close()` is AutoCloseable's, which frees the native
     /// object itself; after it, calls throw `IllegalStateException`.)
     pub fn close(&self) {
-        self.lock().take();
+        self.inner
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// Imports the file at `path` (`.phr`/NDJSON, a FHIR Bundle or resource, or a `.sphr`

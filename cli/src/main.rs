@@ -74,6 +74,24 @@ impl StoreArgs {
     }
 }
 
+/// Closes a store after a command that read and logged (an export, a share): access-log
+/// entries that waited because another process held the store's writer are written now,
+/// waiting up to ten minutes for it, and saying so; an entry still unwritten is an error.
+pub fn close_logged(store: phrkit::Store) -> anyhow::Result<()> {
+    if store.flush_access_log(std::time::Duration::ZERO)? == 0 {
+        return Ok(());
+    }
+    eprintln!(
+        "waiting for another phrkit process to finish writing, to record this in the access log…"
+    );
+    let left = store.flush_access_log(std::time::Duration::from_secs(600))?;
+    anyhow::ensure!(
+        left == 0,
+        "the access log could not be written: another process held the store for ten minutes"
+    );
+    Ok(())
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Import .phr / NDJSON / Bundle files into the store (one run, all or nothing).

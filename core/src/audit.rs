@@ -204,7 +204,9 @@ fn append(conn: &Connection, mut value: Value) -> Result<()> {
         .to_string();
     let id = value["id"].as_str().unwrap_or_default().to_string();
     let d = derive(&mut value, &ty, &id, 1, &now);
-    let tx = conn.unchecked_transaction()?;
+    // IMMEDIATE: the write lock is asked for first, so waiting for another process's writer
+    // goes through the busy timeout (a deferred transaction that has read cannot wait).
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     let current = write::current(&tx, &ty, &id)?;
     if current
         .as_ref()

@@ -7,10 +7,10 @@
 mod common;
 
 use common::generated_store;
-use phrkit::{ExportRequest, OutputFormat};
 use phrkit::import::ImportSource;
 use phrkit::progress::{NoProgress, Progress};
 use phrkit::store::Search;
+use phrkit::{ExportRequest, OutputFormat};
 use phrkit::{ImportOptions, Store};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -137,7 +137,10 @@ fn a_second_store_on_the_same_file_reads_beside_an_import() {
     let seen = reads_during_import(&store, move || {
         let seen = read_everything(&o, &p)?;
         let waiting = o.flush_access_log(Duration::ZERO)?;
-        assert_eq!(waiting, 1, "the export's entry waits: the file's writer is taken");
+        assert_eq!(
+            waiting, 1,
+            "the export's entry waits: the file's writer is taken"
+        );
         Ok(seen)
     });
     assert_eq!(seen.count, before, "the import's rows are not visible yet");

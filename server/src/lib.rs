@@ -95,7 +95,7 @@ pub fn router(state: HostState) -> Router {
         .inner
         .fhir
         .clone()
-        .map(|config| fhir::routes(config, state.base_url()));
+        .map(|(config, store)| fhir::routes(config, store, state.base_url()));
     let shl = Router::new()
         .route("/api/shl", post(links::create))
         .route(

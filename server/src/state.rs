@@ -58,8 +58,9 @@ pub(crate) struct Inner {
     pub accounts: Vec<crate::accounts::Account>,
     /// Limits per account and per link.
     pub quotas: crate::config::Quotas,
-    /// The FHIR operations' settings, when the host serves them.
-    pub fhir: Option<crate::fhir::FhirConfig>,
+    /// The FHIR operations' settings and their record store, opened once and shared by every
+    /// request (reads run beside an import; see `phrkit::store`), when the host serves them.
+    pub fhir: Option<(crate::fhir::FhirConfig, Arc<phrkit::Store>)>,
 }
 
 impl HostState {
@@ -69,10 +70,11 @@ impl HostState {
     pub fn open(config: &HostConfig, base_url: &str) -> Result<HostState, ServerError> {
         std::fs::create_dir_all(&config.data_dir)?;
         phrkit::private_files::restrict_dir(&config.data_dir)?;
-        if let Some(fhir) = &config.fhir {
-            // Create or migrate the record store now, so a bad store fails the start.
-            fhir.open_store()?;
-        }
+        // Create or migrate the record store now, so a bad store fails the start.
+        let fhir = match &config.fhir {
+            Some(fhir) => Some((fhir.clone(), Arc::new(fhir.open_store()?))),
+            None => None,
+        };
         Ok(HostState {
             inner: Arc::new(Inner {
                 db: Db::open(&config.data_dir.join(DB_FILE))?,
@@ -87,7 +89,7 @@ impl HostState {
                 embed_cap: config.embed_cap,
                 accounts: config.accounts.clone(),
                 quotas: config.quotas,
-                fhir: config.fhir.clone(),
+                fhir,
             }),
         })
     }

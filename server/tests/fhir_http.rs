@@ -250,7 +250,7 @@ fn statuses_and_headers_for_every_format_and_error() {
             if generated {
                 // The generated passphrase opens the archive.
                 let dir = tempfile::tempdir().unwrap();
-                let mut store = phrkit::Store::open(dir.path().join("x.db")).unwrap();
+                let store = phrkit::Store::open(dir.path().join("x.db")).unwrap();
                 let source = phrkit::import::ImportSource::from_bytes("x.sphr", reply.body.clone())
                     .with_passphrase(Some(phrkit::sphr::Secret::new(
                         reply.header("x-phr-passphrase").unwrap(),
@@ -382,6 +382,47 @@ fn a_second_import_waits_its_turn_with_429() {
     // The lock is free again: the next import runs.
     let after = empty_import();
     assert_eq!(after.status, 200, "{}", after.text());
+}
+
+#[test]
+fn exports_and_previews_answer_whole_while_an_import_holds_the_writer() {
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let host = fhir_host(300, move |c| {
+        c.import_hook = Some(TestHook(Arc::new(move || {
+            let _ = locked_tx.send(());
+        })));
+    });
+    let export_lines = || {
+        let reply = host.get("/Bundle/$phr-export?outputFormat=ndjson", &[]);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.text().lines().count()
+    };
+    let before = export_lines();
+    assert!(before > 300, "{before}");
+    let log_before = host.store().access_log(None).unwrap().len();
+    let mut held = open_held_import(&host);
+    // The hook fires with the import's first progress report: its transaction holds the
+    // store's writer, and its body is still open.
+    locked_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the held import holds the writer");
+    // The whole record as before the import, with the first export's AuditEvent.
+    assert_eq!(export_lines(), before + 1);
+    let patients = host.get("/Bundle/$phr-export?outputFormat=ndjson&_type=Patient", &[]);
+    assert_eq!(patients.status, 200, "{}", patients.text());
+    assert_eq!(patients.text().lines().count(), 2, "{}", patients.text());
+    // Nothing of the held import is visible yet.
+    assert!(host.store().get("Patient", "held").unwrap().is_none());
+
+    held.write_all(b"0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    held.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(host.store().get("Patient", "held").unwrap().is_some());
+    // The exports' access-log entries waited for the writer and were written when the
+    // import let go of it.
+    let log = host.store().access_log(None).unwrap();
+    assert_eq!(log.len(), log_before + 2, "{log:?}");
 }
 
 #[test]

@@ -75,6 +75,43 @@ class ProgressAndCloseTest {
     }
 
     @Test
+    fun `a search and an export answer while an import holds the writer`() {
+        val store = tinyStore()
+        var seen: List<String>? = null
+        var exported: ExportResult? = null
+        var failure: Throwable? = null
+        var waitedForImport = false
+        // The import's first report comes once its transaction holds the store's writer; the
+        // import goes on only when the reads on the other thread are done (or 60 s passed).
+        val hook = object : ProgressListener {
+            var fired = false
+            override fun onProgress(phase: ProgressPhase, done: ULong, total: ULong?): Boolean {
+                if (!fired) {
+                    fired = true
+                    val reader = Thread {
+                        try {
+                            seen = store.patientIds()
+                            exported = store.exportToFile(File(tempDir(), "during.phr").path, ExportRequest(format = ExportFormat.PHR))
+                        } catch (t: Throwable) {
+                            failure = t
+                        }
+                    }
+                    reader.start()
+                    reader.join(60_000)
+                    waitedForImport = reader.isAlive
+                }
+                return true
+            }
+        }
+        assertTrue(store.importFile(syntheaFixture().path, listener = hook).committed)
+        assertFalse(waitedForImport, "the reads did not wait for the import")
+        assertNull(failure)
+        assertEquals(listOf("p1"), seen, "the import's patient is not visible yet")
+        assertTrue(exported!!.resources > 0uL)
+        assertTrue(store.patientIds().size > 1, "the import committed")
+    }
+
+    @Test
     fun `two threads share one store safely`() {
         val store = newStore()
         val threads = (1..4).map { n ->

@@ -74,22 +74,21 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     // On a phone the app keeps this key in the Android Keystore / iOS Keychain.
     let mut key = [0u8; 32];
     rand_key(&mut key);
-    let mut phone = Store::open_encrypted(dir.join("phone.db"), &StoreKey::Raw(key))?;
+    let phone = Store::open_encrypted(dir.join("phone.db"), &StoreKey::Raw(key))?;
     println!("(the phone's store is encrypted with SQLCipher; the file alone reveals nothing)");
     let report = import_files(
-        &mut phone,
+        &phone,
         std::slice::from_ref(&record),
         &ImportOptions::default(),
     )?;
     println!("{}", report.summary());
     print_stats(&phone)?;
 
-    step(3, "Importing the same file again changes nothing");
-    let again = import_files(
-        &mut phone,
-        std::slice::from_ref(&record),
-        &ImportOptions::default(),
-    )?;
+    step(
+        3,
+        "Importing the same file again changes nothing; the app's timeline reads meanwhile",
+    );
+    let again = import_while_reading(&phone, &record)?;
     println!("{}", again.summary());
 
     step(
@@ -150,9 +149,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let (sphr, exported, passphrase) =
         sphr.ok_or_else(|| anyhow::anyhow!("no .sphr was written"))?;
-    let mut laptop = Store::open(dir.join("laptop.db"))?;
+    let laptop = Store::open(dir.join("laptop.db"))?;
     let report = import_files_with(
-        &mut laptop,
+        &laptop,
         std::slice::from_ref(&sphr),
         &ImportOptions::default(),
         Some(&passphrase),
@@ -176,7 +175,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let messy = dir.join("messy.phr");
     std::fs::write(&messy, messy_file())?;
     let report = import_files(
-        &mut phone,
+        &phone,
         std::slice::from_ref(&messy),
         &ImportOptions::default(),
     )?;
@@ -202,7 +201,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     w.flush()?;
     let report = import_files(
-        &mut phone,
+        &phone,
         std::slice::from_ref(&portal),
         &ImportOptions::default(),
     )?;
@@ -222,6 +221,47 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the current prescriptions a pharmacy received: drug and dosage, one per line.
+/// Re-imports `record` and, once the import holds the store's writer, reads the newest page
+/// of the first patient's timeline on another thread, as an app's UI would.
+fn import_while_reading(
+    phone: &Store,
+    record: &std::path::Path,
+) -> anyhow::Result<phrkit::ImportReport> {
+    let patient = phone.patient_ids()?.into_iter().next();
+    let page = std::sync::Mutex::new(None);
+    let read_a_page = |_: &phrkit::progress::Progress| {
+        let mut page = page
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if page.is_none() {
+            let started = std::time::Instant::now();
+            let search = phrkit::store::Search {
+                patient: patient.clone(),
+                limit: Some(50),
+                ..Default::default()
+            };
+            let found = std::thread::scope(|s| s.spawn(|| phone.search(&search)).join());
+            *page = Some((found, started.elapsed()));
+        }
+        true
+    };
+    let source = phrkit::import::ImportSource::from_path(record)?;
+    let report = phone.import(vec![source], &ImportOptions::default(), &read_a_page)?;
+    match page
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some((Ok(Ok(records)), took)) => println!(
+            "while the import ran, a timeline page of {} records answered in {:.1} ms",
+            records.len(),
+            took.as_secs_f64() * 1000.0
+        ),
+        Some((Ok(Err(e)), _)) => anyhow::bail!("the timeline read failed during the import: {e}"),
+        _ => anyhow::bail!("the timeline read did not run during the import"),
+    }
+    Ok(report)
+}
+
 fn print_prescriptions(pharmacy: &Store) -> anyhow::Result<()> {
     let search = phrkit::store::Search {
         types: vec!["MedicationRequest".into()],
@@ -323,12 +363,8 @@ fn pull_from_a_server(record: &std::path::Path, dir: &std::path::Path) -> anyhow
         "A clinic's server streams a record over HTTP ($phr-export, NDJSON); a tablet pulls it",
     );
     let clinic_db = dir.join("clinic.db");
-    let mut clinic = Store::open(&clinic_db)?;
-    import_files(
-        &mut clinic,
-        &[record.to_path_buf()],
-        &ImportOptions::default(),
-    )?;
+    let clinic = Store::open(&clinic_db)?;
+    import_files(&clinic, &[record.to_path_buf()], &ImportOptions::default())?;
     let patient = clinic.patient_ids()?.into_iter().next().unwrap_or_default();
     drop(clinic);
     let token = phrkit::shl::link::generate_key();
@@ -392,9 +428,9 @@ fn tampered_copy_is_refused(
     )?;
     copy.write_all(br#"{"resourceType":"AllergyIntolerance","id":"invented","patient":{"reference":"Patient/x"}}"#)?;
     copy.finish()?;
-    let mut store = Store::open(target.with_extension("db"))?;
+    let store = Store::open(target.with_extension("db"))?;
     match import_files_with(
-        &mut store,
+        &store,
         &[target.to_path_buf()],
         &ImportOptions::default(),
         Some(passphrase),

@@ -127,12 +127,17 @@ pub fn export_to(
 pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open()?;
     let mut req = a.request()?;
+    if a.preview {
+        crate::commands::share::print_preview(&store.preview_export(&req)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     req.passphrase = a
         .passphrase_file
         .as_deref()
         .map(crate::commands::import::read_passphrase)
         .transpose()?;
     let (summary, path) = export_to(&store, &req, a.output.as_deref())?;
+    crate::close_logged(store)?;
     let to = path
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "stdout".into());
@@ -205,7 +210,7 @@ mod tests {
             ..Default::default()
         };
         phrkit::generate::generate(&options, &mut record).unwrap();
-        let mut store = Store::open(dir.path().join("s.db")).unwrap();
+        let store = Store::open(dir.path().join("s.db")).unwrap();
         let source = phrkit::import::ImportSource::from_bytes("g.phr", record);
         let opts = phrkit::ImportOptions::default();
         store

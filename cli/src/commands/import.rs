@@ -88,7 +88,7 @@ pub fn read_passphrase(path: &std::path::Path) -> anyhow::Result<Secret> {
 
 /// Runs an import into `store` with a progress bar.
 pub fn import_files(
-    store: &mut Store,
+    store: &Store,
     files: &[PathBuf],
     opts: &ImportOptions,
 ) -> anyhow::Result<ImportReport> {
@@ -97,7 +97,7 @@ pub fn import_files(
 
 /// [`import_files`] with a passphrase for encrypted `.sphr` inputs.
 pub fn import_files_with(
-    store: &mut Store,
+    store: &Store,
     files: &[PathBuf],
     opts: &ImportOptions,
     passphrase: Option<&Secret>,
@@ -131,7 +131,7 @@ fn options(p: &PipelineArgs, mode: ImportMode) -> ImportOptions {
 
 /// `phrkit import`.
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mut store = a.store.open()?;
+    let store = a.store.open()?;
     let passphrase = a
         .pipeline
         .passphrase_file
@@ -139,7 +139,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         .map(read_passphrase)
         .transpose()?;
     let opts = options(&a.pipeline, a.mode);
-    let report = import_files_with(&mut store, &a.pipeline.files, &opts, passphrase.as_ref())?;
+    let report = import_files_with(&store, &a.pipeline.files, &opts, passphrase.as_ref())?;
     print_report(&report, &a.pipeline);
     Ok(if report.nothing_read() {
         eprintln!("error: nothing in the input could be read as a FHIR resource");
@@ -155,7 +155,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let db =
         a.db.clone()
             .unwrap_or_else(|| tmp.path().join("validate.db"));
-    let mut store = Store::open(&db)?;
+    let store = Store::open(&db)?;
     let passphrase = a
         .pipeline
         .passphrase_file
@@ -163,7 +163,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         .map(read_passphrase)
         .transpose()?;
     let opts = options(&a.pipeline, ImportMode::Validate);
-    let report = import_files_with(&mut store, &a.pipeline.files, &opts, passphrase.as_ref())?;
+    let report = import_files_with(&store, &a.pipeline.files, &opts, passphrase.as_ref())?;
     print_report(&report, &a.pipeline);
     let t = report.totals();
     Ok(

@@ -263,6 +263,7 @@ pub fn share(a: ShareArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         a.manage_file.display()
     );
+    crate::close_logged(store)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -303,17 +304,18 @@ fn load_handle(path: &Path) -> anyhow::Result<SharedLink> {
 
 /// `phrkit revoke`.
 pub fn revoke_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
-    a.store.open()?.revoke_link(&load_handle(&a.manage_file)?)?;
+    let store = a.store.open()?;
+    store.revoke_link(&load_handle(&a.manage_file)?)?;
+    crate::close_logged(store)?;
     eprintln!("revoked: the link no longer opens (recorded in the access log)");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `phrkit accesses`.
 pub fn accesses_cmd(a: ManageArgs) -> anyhow::Result<ExitCode> {
-    let list = a
-        .store
-        .open()?
-        .sync_accesses(&load_handle(&a.manage_file)?)?;
+    let store = a.store.open()?;
+    let list = store.sync_accesses(&load_handle(&a.manage_file)?)?;
+    crate::close_logged(store)?;
     if list.is_empty() {
         println!("nobody has opened this link");
     }
@@ -398,7 +400,7 @@ pub fn open(a: OpenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if a.import {
-        let mut store = Store::open(&a.db)?;
+        let store = Store::open(&a.db)?;
         let bar = crate::ui::Bar::bytes(None);
         let report = store.import_received(&received, &ImportOptions::default(), &bar);
         bar.finish();

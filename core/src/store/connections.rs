@@ -78,6 +78,7 @@ impl Connections {
         Writer {
             connections: self,
             conn: lock(&self.writer),
+            run_queue_on_drop: true,
         }
     }
 
@@ -91,6 +92,7 @@ impl Connections {
         Some(Writer {
             connections: self,
             conn,
+            run_queue_on_drop: false,
         })
     }
 
@@ -138,7 +140,8 @@ impl Connections {
     /// another process's lock. Returns how many are still queued because that lock stayed
     /// taken; other errors are returned (and the writes stay queued).
     pub(crate) fn flush(&self, wait: Duration) -> Result<usize> {
-        let writer = self.writer();
+        let mut writer = self.writer();
+        writer.run_queue_on_drop = false;
         writer.busy_timeout(wait)?;
         let ran = writer.run_deferred();
         writer.busy_timeout(BUSY_TIMEOUT)?;
@@ -163,8 +166,11 @@ impl Connections {
 
 impl Drop for Connections {
     fn drop(&mut self) {
-        // Last chance for queued access-log entries; an error has no one to go to.
-        let _ = self.writer().run_deferred();
+        // Last chance for queued access-log entries (waiting up to the busy timeout for
+        // another process); an error has no one to go to. Callers that must know use `flush`.
+        let mut writer = self.writer();
+        writer.run_queue_on_drop = false;
+        let _ = writer.run_deferred();
     }
 }
 
@@ -172,6 +178,8 @@ impl Drop for Connections {
 pub(crate) struct Writer<'c> {
     connections: &'c Connections,
     conn: MutexGuard<'c, Connection>,
+    /// False where the caller runs the queue itself (and has just seen it fail).
+    run_queue_on_drop: bool,
 }
 
 impl Writer<'_> {
@@ -201,7 +209,7 @@ impl DerefMut for Writer<'_> {
 
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
-        if self.conn.is_autocommit() {
+        if self.run_queue_on_drop && self.conn.is_autocommit() {
             // Failures stay queued for the next holder, or for `flush`.
             let _ = self.run_deferred();
         }

@@ -281,15 +281,9 @@ async fn export(state: FhirState, headers: &HeaderMap, call: Call) -> Response {
     let (name_tx, name_rx) = oneshot::channel();
     let (tx, mut rx) = mpsc::channel(4);
     let config = state.config.clone();
+    let store = state.store.clone();
     let format = req.format;
     tokio::task::spawn_blocking(move || {
-        let store = match config.open_store() {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = name_tx.send(Err(FhirError::Internal));
-                return;
-            }
-        };
         match file_name(&store, &mut req) {
             Ok(name) => {
                 let _ = name_tx.send(Ok(name));

@@ -139,13 +139,11 @@ async fn run(
     let Ok(guard) = state.import_lock.clone().try_lock_owned() else {
         return FhirError::Busy.into_response();
     };
-    if let Some(hook) = &state.config.import_hook {
-        (hook.0)();
-    }
     let size = content_length(headers);
     let fault = Arc::new(AtomicU8::new(BodyFault::None as u8));
     let reader = pump(body, &state.config, fault.clone());
     let config = state.config.clone();
+    let store = state.store.clone();
 
     if wants_async(headers) {
         let spool_dir = config
@@ -174,7 +172,7 @@ async fn run(
         tokio::task::spawn_blocking(move || {
             let source =
                 ImportSource::from_reader(SOURCE_NAME, file, size).with_passphrase(passphrase);
-            let answer = answer_of(import_blocking(&config, source, &opts, &*job));
+            let answer = answer_of(import_blocking(&store, &config, source, &opts, &*job));
             job.finish(answer);
             drop(guard);
         });
@@ -195,7 +193,13 @@ async fn run(
     let result = tokio::task::spawn_blocking(move || {
         let source =
             ImportSource::from_reader(SOURCE_NAME, reader, size).with_passphrase(passphrase);
-        let result = import_blocking(&config, source, &opts, &phrkit::progress::NoProgress);
+        let result = import_blocking(
+            &store,
+            &config,
+            source,
+            &opts,
+            &phrkit::progress::NoProgress,
+        );
         drop(guard);
         result
     })
@@ -210,16 +214,24 @@ async fn run(
     }
 }
 
-/// Opens the store and imports; blocks.
+/// Imports into the shared store; blocks. The test hook fires with the first progress
+/// report, once the run holds the store's writer.
 fn import_blocking(
+    store: &phrkit::Store,
     config: &super::FhirConfig,
     source: ImportSource<'_>,
     opts: &ImportOptions,
     progress: &dyn ProgressListener,
 ) -> Result<phrkit::ImportReport, FhirError> {
-    let mut store = config.open_store().map_err(|_| FhirError::Internal)?;
+    let hook = std::sync::Mutex::new(config.import_hook.clone());
+    let hooked = |p: &phrkit::progress::Progress| {
+        if let Some(hook) = hook.lock().ok().and_then(|mut h| h.take()) {
+            (hook.0)();
+        }
+        progress.on_progress(p)
+    };
     store
-        .import(vec![source], opts, progress)
+        .import(vec![source], opts, &hooked)
         .map_err(FhirError::from_core)
 }
 

@@ -17,10 +17,12 @@
 //! discover a server before they authenticate (SMART App Launch makes the same choice), and
 //! the CapabilityStatement says nothing about the person. The SHL routes stay capability URLs.
 //!
-//! **Connections.** [`phrkit::Store`] is `Send` but not `Sync`, so no connection is shared:
-//! each export or import opens its own on the blocking pool (a cheap open of a WAL database)
-//! and drops it there; none is ever held across an `.await`. Imports are serialised per store
-//! by one lock (a second one answers 429), exports run side by side on their own snapshots.
+//! **Connections.** One [`phrkit::Store`] (`Send + Sync`), opened at start, serves every
+//! request on the blocking pool; nothing holds it across an `.await`. Imports are serialised
+//! by one lock (a second one answers 429) and write through the store's writer; exports read
+//! on the store's reader connections, each in its own snapshot, so an export started during
+//! an import streams the record as it was before it, whole, and its access-log entry is
+//! written when the import lets go of the writer.
 //!
 //! Source map: `auth` (token, bearer check), `outcome` (errors as OperationOutcome),
 //! `metadata`, `export` (parameters, negotiation), `stream` (the channel-backed body writer,
@@ -59,7 +61,7 @@ pub struct FhirConfig {
     /// The record store file (created if missing); usually `<data>/phrkit.db`.
     pub store: PathBuf,
     /// The store's key when it is encrypted (SQLCipher). A raw 32-byte key opens instantly;
-    /// a passphrase is stretched on every request's open, so prefer a raw key for a server.
+    /// a passphrase is stretched at start and for each reader connection the store opens.
     pub key: Option<phrkit::store::crypto::StoreKey>,
     /// The bearer token every operation requires.
     pub token: ApiToken,
@@ -73,7 +75,8 @@ pub struct FhirConfig {
     pub export_fault: Option<ExportFault>,
     /// Test hook: called on the export thread right after the first chunk left it.
     pub export_hook: Option<TestHook>,
-    /// Test hook: called by an import right after it took the store's import lock.
+    /// Test hook: called by an import once it holds the store's writer (its first progress
+    /// report), before it reads the body.
     pub import_hook: Option<TestHook>,
 }
 
@@ -105,6 +108,8 @@ impl FhirConfig {
 #[derive(Clone)]
 pub(crate) struct FhirState {
     pub config: Arc<FhirConfig>,
+    /// The record store, opened once: exports read beside a running import.
+    pub store: Arc<phrkit::Store>,
     /// The host's public base URL, no trailing slash.
     pub base_url: Arc<str>,
     /// Held for the whole of an import (sync or async): one at a time per store.
@@ -114,9 +119,10 @@ pub(crate) struct FhirState {
 }
 
 /// The FHIR routes, with their own state, ready to merge into the host's router.
-pub(crate) fn routes(config: FhirConfig, base_url: &str) -> Router {
+pub(crate) fn routes(config: FhirConfig, store: Arc<phrkit::Store>, base_url: &str) -> Router {
     let state = FhirState {
         config: Arc::new(config),
+        store,
         base_url: base_url.into(),
         import_lock: Arc::new(tokio::sync::Mutex::new(())),
         jobs: Arc::new(jobs::Jobs::default()),
