@@ -9,7 +9,7 @@
 
 use crate::error::PhrError;
 use phrkit::OutputFormat;
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use std::collections::HashMap;
 
 /// What an export writes.

@@ -17,10 +17,10 @@ use crate::error::PhrError;
 use crate::import::{ImportOptions, ImportReport};
 use crate::progress::{Forward, ProgressListener};
 use crate::store::PhrStore;
+use phrkit::secret::Secret;
 use phrkit::shl::client::{HttpClient, ReceivedFile as CoreFile};
 use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{self as core, Received, ShareOptions as CoreOptions};
-use phrkit::sphr::Secret;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -302,10 +302,10 @@ pub struct AccessLogEntry {
 /// The core's view of a shared link, for management calls.
 fn core_link(link: &SharedLink) -> phrkit::shl::share::SharedLink {
     phrkit::shl::share::SharedLink {
-        uri: phrkit::sphr::Secret::new(link.uri.clone()),
+        uri: phrkit::secret::Secret::new(link.uri.clone()),
         host: link.host_url.clone(),
         id: link.link_id.clone(),
-        management_token: phrkit::sphr::Secret::new(link.management_token.clone()),
+        management_token: phrkit::secret::Secret::new(link.management_token.clone()),
         exp: link.expires_at,
         flag: link.flag.clone(),
         label: link.label.clone(),

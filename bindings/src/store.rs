@@ -15,7 +15,7 @@ use crate::progress::{Forward, ProgressListener};
 use crate::types::Stats;
 use phrkit::Store;
 use phrkit::import::ImportSource;
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use phrkit::store::Search;
 use phrkit::store::crypto::StoreKey;
 use std::path::Path;

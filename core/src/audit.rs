@@ -10,7 +10,7 @@
 //! never a link, key, passcode or the record's content.
 
 use crate::error::Result;
-use crate::import::prepare::{derive, instant_text};
+use crate::store::derive::{derive, instant_text, set_meta};
 use crate::store::{Search, Store, write};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -218,7 +218,7 @@ fn append(conn: &Connection, mut value: Value) -> Result<()> {
     let json = if version == 1 {
         d.json
     } else {
-        crate::import::prepare::set_meta(&mut value, version, &now);
+        set_meta(&mut value, version, &now);
         value.to_string()
     };
     write::insert_version(

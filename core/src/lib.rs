@@ -31,6 +31,7 @@ pub mod ndjson;
 pub mod private_files;
 pub mod progress;
 pub mod remote;
+pub mod secret;
 pub mod sensitivity;
 pub mod shl;
 pub mod sphr;

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use phrkit::{Error, ExportRequest, ImportOptions, Store};
 use std::io::{Cursor, Write};
 

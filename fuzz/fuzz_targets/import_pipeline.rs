@@ -16,7 +16,8 @@
 use libfuzzer_sys::fuzz_target;
 use phrkit::import::ImportSource;
 use phrkit::progress::NoProgress;
-use phrkit::sphr::{Limits, Secret};
+use phrkit::secret::Secret;
+use phrkit::sphr::Limits;
 use phrkit::{ConflictPolicy, ImportMode, ImportOptions, OnInvalid, Store, StoreOptions, Strategy};
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -22,7 +22,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use phrkit::sphr::read::Archive;
-use phrkit::sphr::{Limits, Secret};
+use phrkit::secret::Secret;
+use phrkit::sphr::Limits;
 use sha2::{Digest, Sha256};
 use std::io::{Seek, Write};
 use zip::write::SimpleFileOptions;

@@ -252,7 +252,7 @@ fn statuses_and_headers_for_every_format_and_error() {
                 let dir = tempfile::tempdir().unwrap();
                 let store = phrkit::Store::open(dir.path().join("x.db")).unwrap();
                 let source = phrkit::import::ImportSource::from_bytes("x.sphr", reply.body.clone())
-                    .with_passphrase(Some(phrkit::sphr::Secret::new(
+                    .with_passphrase(Some(phrkit::secret::Secret::new(
                         reply.header("x-phr-passphrase").unwrap(),
                     )));
                 let report = store

@@ -12,7 +12,7 @@ use phrkit::shl::content::ShareProfile;
 use phrkit::shl::jwe::{Compress, decrypt, encrypt};
 use phrkit::shl::link::{ShlPayload, generate_key};
 
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;

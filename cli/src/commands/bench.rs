@@ -306,7 +306,7 @@ fn child(c: ChildArgs) -> anyhow::Result<ExitCode> {
         "export-sphr" => {
             let store = open(&c.db)?;
             let mut req = phrkit::ExportRequest::from_params([("outputFormat", "sphr")])?;
-            req.passphrase = Some(phrkit::sphr::Secret::new(
+            req.passphrase = Some(phrkit::secret::Secret::new(
                 "benchmark passphrase of four words",
             ));
             let mut out = BufWriter::new(std::fs::File::create(c.db.with_extension("sphr"))?);

@@ -8,10 +8,10 @@ use crate::commands::import::{import_files, import_files_with};
 use crate::commands::stats::print_stats;
 use phrkit::generate::{GenerateOptions, References, Shape, generate};
 use phrkit::progress::NoProgress;
+use phrkit::secret::Secret;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, open_link};
-use phrkit::sphr::Secret;
 use phrkit::store::crypto::StoreKey;
 use phrkit::{ExportRequest, ImportOptions, OutputFormat, Store};
 use std::io::{BufWriter, Write};
@@ -404,7 +404,7 @@ fn pull_from_a_server(record: &std::path::Path, dir: &std::path::Path) -> anyhow
 fn tampered_copy_is_refused(
     sphr: &std::path::Path,
     target: &std::path::Path,
-    passphrase: &phrkit::sphr::Secret,
+    passphrase: &phrkit::secret::Secret,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let mut zip = zip::ZipArchive::new(std::fs::File::open(sphr)?)?;

@@ -4,7 +4,7 @@ use crate::StoreArgs;
 use crate::ui::{Bar, table};
 use anyhow::Context;
 use phrkit::import::{ImportSource, Severity};
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use phrkit::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Store, Strategy};
 use std::path::PathBuf;
 use std::process::ExitCode;

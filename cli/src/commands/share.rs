@@ -11,10 +11,10 @@
 use crate::StoreArgs;
 use crate::commands::import::{PipelineArgs, print_report, read_passphrase};
 use anyhow::Context;
+use phrkit::secret::Secret;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, SharedLink, open_link};
-use phrkit::sphr::Secret;
 use phrkit::{ImportOptions, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};

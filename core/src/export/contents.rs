@@ -9,13 +9,10 @@
 //! still gives a byte-for-byte reproducible export. Importers skip the pages (their tag says
 //! they describe an export, like the cover).
 
-use super::PHRKIT_TAG_SYSTEM;
 use crate::error::Result;
+use crate::fhir::tags::{EXPORT_CONTENTS_TAG, PHRKIT_TAG_SYSTEM};
 use serde_json::json;
 use std::io::Write;
-
-/// `meta.tag` code on contents pages.
-pub const EXPORT_CONTENTS_TAG: &str = "export-contents";
 
 /// Most entries on one page.
 pub(crate) const PAGE_ITEMS: usize = 1000;
@@ -67,7 +64,7 @@ impl Contents {
         if self.count > 0 {
             self.items.push(',');
         }
-        if super::writer::plain(ty) && super::writer::plain(id) {
+        if super::escape::plain(ty) && super::escape::plain(id) {
             self.items.push_str("{\"item\":{\"reference\":\"");
             self.items.push_str(ty);
             self.items.push('/');

@@ -10,17 +10,19 @@
 pub(crate) mod attachments;
 mod contents;
 mod cover;
+mod escape;
 mod file;
 pub mod request;
 mod select;
+mod sphr;
 mod writer;
 
+pub use crate::fhir::tags::EXPORT_CONTENTS_TAG;
 pub use attachments::DocumentFile;
-pub use contents::EXPORT_CONTENTS_TAG;
 pub use file::ExportFile;
 pub use request::{DEFAULT_BASE_URL, ExportRequest};
 
-use crate::sphr::Secret;
+use crate::secret::Secret;
 
 use crate::error::{Error, Result};
 use crate::media::OutputFormat;
@@ -29,11 +31,7 @@ use crate::store::{Snapshot, Store};
 use std::collections::BTreeMap;
 use std::io::Write;
 
-/// `meta.tag` system phrkit puts on the cover Composition of its exports.
-pub const PHRKIT_TAG_SYSTEM: &str = "https://phrkit.dev/CodeSystem/tag";
-/// `meta.tag` code of the cover Composition: an importer skips it (it describes an export,
-/// not the record).
-pub const EXPORT_COVER_TAG: &str = "export-cover";
+pub use crate::fhir::tags::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +156,7 @@ impl Snapshot<'_> {
     ) -> Result<ExportSummary> {
         req.check()?;
         if req.format == OutputFormat::Sphr {
-            crate::sphr::write::write(self, req, out, progress)
+            self.write_sphr(req, out, progress)
         } else {
             self.write_records(req, req.format, attachments::Mode::Inline, out, progress)
                 .map(|(summary, _)| summary)

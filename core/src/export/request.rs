@@ -30,7 +30,7 @@ pub struct ExportRequest {
     /// same bytes.
     pub timestamp: Option<i64>,
     /// `.sphr` only: the passphrase (None with `encrypt` = generate one).
-    pub passphrase: Option<crate::sphr::Secret>,
+    pub passphrase: Option<crate::secret::Secret>,
     /// `.sphr` only: AES-256 encrypt the entries (default); false writes a plain zip.
     pub encrypt: bool,
     /// Sensitive categories the patient chose to include (all others are left out, unless an
@@ -244,18 +244,18 @@ mod tests {
     fn chosen_sphr_passphrases_must_be_hard_to_guess() {
         let mut r = ExportRequest::from_params([("outputFormat", "sphr")]).unwrap();
         for weak in ["swordfish", "password1", "benchmark"] {
-            r.passphrase = Some(crate::sphr::Secret::new(weak));
+            r.passphrase = Some(crate::secret::Secret::new(weak));
             let err = r.check().unwrap_err().to_string();
             assert!(
                 err.contains("too easy to guess") && !err.contains(weak),
                 "{err}"
             );
         }
-        r.passphrase = Some(crate::sphr::Secret::new("correct horse battery staple"));
+        r.passphrase = Some(crate::secret::Secret::new("correct horse battery staple"));
         assert!(r.check().is_ok());
         r.passphrase = Some(crate::sphr::generate_passphrase().unwrap());
         assert!(r.check().is_ok(), "generated passphrases pass");
-        r.passphrase = Some(crate::sphr::Secret::new("swordfish"));
+        r.passphrase = Some(crate::secret::Secret::new("swordfish"));
         r.encrypt = false;
         assert!(r.check().is_ok(), "no passphrase is used for a plain zip");
     }

@@ -20,6 +20,7 @@
 
 use super::attachments::Attachments;
 use super::contents::Contents;
+use super::escape::plain;
 use super::select::{SHARED_LOOKUP, Scope, targets, text};
 use crate::error::Result;
 use crate::fhir::attachment::mentions_stored_documents;
@@ -190,14 +191,6 @@ impl Output<'_, '_> {
         }
         (self.tick)(ty)
     }
-}
-
-/// True when `s` needs no JSON escaping (what FHIR ids, type names and plain URLs are made
-/// of), so it can be written between quotes as it is.
-pub(crate) fn plain(s: &str) -> bool {
-    s.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'/' | b':' | b'_' | b'~' | b'%')
-    })
 }
 
 /// Shared resources written so far (and those looked for and absent), so each goes out

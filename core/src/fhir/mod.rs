@@ -13,6 +13,7 @@ pub mod date;
 pub mod hash;
 pub mod reference;
 pub(crate) mod schema;
+pub(crate) mod tags;
 pub mod validate;
 
 use serde_json::Value;

@@ -89,7 +89,10 @@ impl Store {
         let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO import_run (started, strategy) VALUES (?1, ?2)",
-            rusqlite::params![prepare::instant_text(now_ms), opts.strategy.as_str()],
+            rusqlite::params![
+                crate::store::derive::instant_text(now_ms),
+                opts.strategy.as_str()
+            ],
         )?;
         let run = tx.last_insert_rowid();
         let total_bytes = sources.iter().map(|s| s.size).sum::<Option<u64>>();
@@ -160,7 +163,7 @@ impl Store {
         tx.execute(
             "UPDATE import_run SET finished = ?1, sources = ?2, provenance_ids = ?3, summary = ?4 WHERE id = ?5",
             rusqlite::params![
-                prepare::instant_text(crate::fhir::date::now_ms()),
+                crate::store::derive::instant_text(crate::fhir::date::now_ms()),
                 sources_json,
                 provenance_ids.join(" "),
                 report.summary(),

@@ -19,17 +19,13 @@
 
 use super::names::{Inserted, NameTable};
 use super::report::Severity;
-use crate::export::{EXPORT_COVER_TAG, PHRKIT_TAG_SYSTEM};
 use crate::fhir::attachment::{self, Document};
-use crate::fhir::date::{format_instant, parse_fhir_date};
-use crate::fhir::hash::{ContentHash, content_hash, to_hex};
-use crate::fhir::reference::{
-    RefKind, classify, literal_targets, rewrite_references, scan_references,
-};
+use crate::fhir::hash::{content_hash, to_hex};
+use crate::fhir::reference::{RefKind, classify, rewrite_references, scan_references};
 use crate::fhir::validate::{ValidationIssue, schema};
-use crate::fhir::{business_identifiers, clinical, compartment, date::DateRange};
 use crate::ndjson::document::{Body, Item};
 use crate::ndjson::parse::{MAX_VALUES, parse};
+use crate::store::derive::{Derived, derive_with_targets};
 use serde_json::{Map, Value};
 
 /// One input item as read: a line, or a resource found in a document.
@@ -131,24 +127,6 @@ pub(crate) type SharedResolver =
 pub(crate) struct Ctx {
     pub now: String,
     pub resolver: Option<SharedResolver>,
-}
-
-pub(crate) struct Derived {
-    pub hash: ContentHash,
-    pub patient: Option<String>,
-    pub period: Option<DateRange>,
-    pub refs: String,
-    /// Every literal `Type/id` the resource references (the writer checks them against the
-    /// run's id remapping without reparsing the resource).
-    pub targets: Vec<String>,
-    pub identifiers: Vec<(String, String)>,
-    pub source_updated: Option<i64>,
-    /// `meta.versionId` as the source sent it.
-    pub source_version: Option<String>,
-    /// Sensitive-data categories (bit mask, see [`crate::sensitivity`]).
-    pub sensitive: i64,
-    /// The JSON to store, with `meta.versionId` "1" and the run's `meta.lastUpdated`.
-    pub json: String,
 }
 
 /// A parsed item after step 1: done already, or a resource waiting for step 3.
@@ -256,7 +234,7 @@ fn resource(
     if let Value::Object(map) = &mut value {
         drop_invalid_primitive_extensions(map, &mut notes);
     }
-    if is_export_cover(&value) {
+    if crate::fhir::tags::is_export_page(&value) {
         return Parsed::Done(Prepared {
             line,
             location,
@@ -425,114 +403,4 @@ fn drop_invalid_primitive_extensions(map: &mut Map<String, Value>, notes: &mut V
             "dropped invalid `{k}` member (a primitive extension must be an object)"
         ));
     }
-}
-
-/// True for the pages phrkit adds to an export to describe it: the cover Composition and
-/// the contents Lists. They are not part of the record.
-fn is_export_cover(value: &Value) -> bool {
-    let code = match crate::fhir::resource_type(value) {
-        Some("Composition") => EXPORT_COVER_TAG,
-        Some("List") => crate::export::EXPORT_CONTENTS_TAG,
-        _ => return false,
-    };
-    value
-        .pointer("/meta/tag")
-        .and_then(Value::as_array)
-        .is_some_and(|tags| {
-            tags.iter().any(|t| {
-                t.get("system").and_then(Value::as_str) == Some(PHRKIT_TAG_SYSTEM)
-                    && t.get("code").and_then(Value::as_str) == Some(code)
-            })
-        })
-}
-
-/// Computes the stored columns and the JSON text of a fully resolved resource, setting
-/// `meta.versionId` and `meta.lastUpdated`.
-pub(crate) fn derive(value: &mut Value, ty: &str, id: &str, version: i64, now: &str) -> Derived {
-    let targets = literal_targets(value);
-    let mut d = derive_with_targets(value, ty, id, now, targets);
-    if version != 1 {
-        set_meta(value, version, now);
-        d.json = json_text(value);
-    }
-    d
-}
-
-/// [`derive`] for version 1, with the references' targets already collected.
-fn derive_with_targets(
-    value: &mut Value,
-    ty: &str,
-    id: &str,
-    now: &str,
-    targets: Vec<String>,
-) -> Derived {
-    let version = 1;
-    let source_updated = value
-        .pointer("/meta/lastUpdated")
-        .and_then(Value::as_str)
-        .and_then(|s| parse_fhir_date(s).ok())
-        .map(|r| r.start);
-    let source_version = value
-        .pointer("/meta/versionId")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let hash = content_hash(value);
-    // Only references to shared resources: the compartment's own are never followed by an
-    // export, and leaving them out keeps the covering index small.
-    let own = format!("{ty}/{id}");
-    let refs = targets
-        .iter()
-        .filter(|t| {
-            **t != own
-                && t.split_once('/')
-                    .is_some_and(|(t, _)| compartment::is_shared_type(t))
-        })
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let derived_patient = compartment::patient_of(value);
-    let period = clinical::clinical_period(value);
-    let identifiers = business_identifiers(value);
-    let sensitive = crate::sensitivity::classify(value);
-    set_meta(value, version, now);
-    Derived {
-        hash,
-        patient: derived_patient,
-        period,
-        refs,
-        targets,
-        identifiers,
-        source_updated,
-        source_version,
-        sensitive,
-        json: json_text(value),
-    }
-}
-
-/// Sets `meta.versionId` and `meta.lastUpdated`, adding `meta` after `id` when absent.
-pub(crate) fn set_meta(value: &mut Value, version: i64, now: &str) {
-    let Value::Object(map) = value else { return };
-    if !map.get("meta").is_some_and(Value::is_object) {
-        let pos = map
-            .keys()
-            .position(|k| k == "id")
-            .map_or(map.len(), |i| i + 1);
-        map.shift_insert(pos, "meta".into(), Value::Object(Map::new()));
-    }
-    if let Some(Value::Object(meta)) = map.get_mut("meta") {
-        meta.insert("versionId".into(), Value::String(version.to_string()));
-        meta.insert("lastUpdated".into(), Value::String(now.to_string()));
-    }
-}
-
-/// The compact JSON text of a value. `serde_json::to_string` writes straight into a byte
-/// buffer, about twice as fast as `Value`'s `Display` (which goes through `fmt::Write`).
-pub(crate) fn json_text(value: &Value) -> String {
-    // Serialising a `Value` cannot fail (its keys are strings); the fallback is unreachable.
-    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
-}
-
-/// The run's `meta.lastUpdated` text for an epoch-ms instant.
-pub(crate) fn instant_text(ms: i64) -> String {
-    format_instant(ms)
 }

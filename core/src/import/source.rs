@@ -4,7 +4,7 @@
 
 use super::prepare;
 use crate::error::Result;
-use crate::sphr::Secret;
+use crate::secret::Secret;
 use crate::sphr::read::Archive;
 use std::io::{BufReader, Read};
 use std::path::Path;

@@ -21,7 +21,7 @@ use crate::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::import::{ImportReport, ImportSource};
 use crate::progress::ProgressListener;
-use crate::sphr::Secret;
+use crate::secret::Secret;
 use crate::store::{Snapshot, Store};
 use crate::{ImportMode, ImportOptions};
 use serde_json::Value;

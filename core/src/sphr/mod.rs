@@ -19,33 +19,7 @@ pub mod write;
 
 use rand::TryRngCore;
 
-/// A secret string (passphrase, link, token) whose `Debug` never shows it and whose bytes are
-/// overwritten with zeros when it is dropped.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself; keep it out of logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+use crate::secret::Secret;
 
 /// Crockford's base32 alphabet: no I, L, O, U, so it reads aloud and types without mix-ups.
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -62,7 +36,7 @@ pub fn generate_passphrase() -> crate::Result<Secret> {
         .map(|b| CROCKFORD[(b & 31) as usize] as char)
         .collect();
     let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
-    Ok(Secret(groups.join("-")))
+    Ok(Secret::new(groups.join("-")))
 }
 
 /// Limits that keep a hostile archive from exhausting the device.

@@ -10,7 +10,7 @@
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::sphr::Secret;
+use crate::secret::Secret;
 use rusqlite::Connection;
 use std::path::Path;
 

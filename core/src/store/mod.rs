@@ -11,6 +11,7 @@
 
 mod connections;
 pub mod crypto;
+pub(crate) mod derive;
 mod read;
 pub mod schema;
 pub(crate) mod write;

@@ -27,7 +27,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use phrkit::progress::NoProgress;
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use phrkit::{ExportRequest, OutputFormat, Store};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};

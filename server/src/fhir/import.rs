@@ -34,7 +34,7 @@ use futures_util::StreamExt;
 use phrkit::ImportOptions;
 use phrkit::import::ImportSource;
 use phrkit::progress::ProgressListener;
-use phrkit::sphr::Secret;
+use phrkit::secret::Secret;
 use serde_json::Value;
 use tokio::sync::mpsc;
 

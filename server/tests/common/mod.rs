@@ -87,7 +87,7 @@ impl Host {
         profile: phrkit::shl::content::ShareProfile,
     ) -> phrkit::shl::share::ShareOptions {
         let mut opts = phrkit::shl::share::ShareOptions::new(self.base(), profile);
-        opts.account_token = Some(phrkit::sphr::Secret::new(ACCOUNT_TOKEN));
+        opts.account_token = Some(phrkit::secret::Secret::new(ACCOUNT_TOKEN));
         opts.reach = phrkit::shl::reach::Reach::Local;
         opts
     }

@@ -6,8 +6,9 @@ use super::decide;
 use super::{Applier, keep_source_meta, parsed};
 use crate::error::{Error, Result};
 use crate::import::Strategy;
-use crate::import::prepare::{Candidate, Derived};
+use crate::import::prepare::Candidate;
 use crate::import::report::{NoteKind, Severity};
+use crate::store::derive::Derived;
 use crate::store::write;
 use serde_json::Value;
 

@@ -13,13 +13,12 @@ mod park;
 mod provenance;
 
 use super::names::{NameTable, Seen};
-use super::prepare::{
-    Candidate, Derived, Kind, Prepared, derive, instant_text, json_text, set_meta,
-};
+use super::prepare::{Candidate, Kind, Prepared};
 use super::report::{ImportReport, Issue, NoteKind, Severity};
 use super::{ImportOptions, OnInvalid};
 use crate::error::{Error, Result};
 use crate::fhir::reference::{RefKind, classify, rewrite_references};
+use crate::store::derive::{Derived, derive, instant_text, json_text, set_meta};
 use crate::store::write;
 use rusqlite::Connection;
 use serde_json::Value;

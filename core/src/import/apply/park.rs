@@ -5,8 +5,9 @@
 use super::{Applier, PARKED_BATCH, key};
 use crate::error::{Error, Result};
 use crate::import::names::NameTable;
-use crate::import::prepare::{Candidate, json_text, resolve_names};
+use crate::import::prepare::{Candidate, resolve_names};
 use crate::import::report::Severity;
+use crate::store::derive::json_text;
 use crate::store::write;
 use serde_json::Value;
 

@@ -12,8 +12,9 @@
 use super::{Applier, NO_PATIENT};
 use crate::error::Result;
 use crate::fhir::reference::{RefKind, classify};
-use crate::import::prepare::{Candidate, derive};
+use crate::import::prepare::Candidate;
 use crate::import::report::SourceSummary;
+use crate::store::derive::derive;
 use crate::store::write;
 use serde_json::{Value, json};
 

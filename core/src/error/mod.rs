@@ -5,6 +5,10 @@
 //! error can be logged or shown without leaking health data. Per-resource problems during an
 //! import are not errors: they are issues in the [`crate::import::ImportReport`].
 
+mod shl;
+
+pub use shl::ShlError;
+
 /// Everything that can go wrong in a phrkit call.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -59,7 +63,7 @@ pub enum Error {
     Archive(String),
     /// A SMART Health Link, its encryption or its QR code failed.
     #[error("SMART Health Link: {0}")]
-    Shl(#[from] crate::shl::ShlError),
+    Shl(#[from] ShlError),
     /// The caller cancelled a long operation; nothing was written.
     #[error("cancelled, nothing was written")]
     Cancelled,
