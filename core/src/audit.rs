@@ -11,8 +11,8 @@
 
 use crate::error::Result;
 use crate::store::derive::{derive, instant_text, set_meta};
-use crate::store::{Search, Store, write};
-use rusqlite::Connection;
+use crate::store::write::{self, WriteTx};
+use crate::store::{Search, Store};
 use serde_json::{Value, json};
 
 /// The code system of phrkit's audit subtypes.
@@ -158,7 +158,7 @@ impl Store {
         });
         // Written through the writer now, or as soon as an import running meanwhile lets go
         // of it: the read this entry records never waits for a write.
-        self.write_soon(Box::new(move |conn| append(conn, event.clone())))?;
+        self.write_soon(Box::new(move |tx| append(tx, event.clone())))?;
         Ok(id)
     }
 
@@ -195,8 +195,8 @@ impl Store {
 }
 
 /// Writes one resource this library made (not imported), unless an identical one is stored
-/// already. Its own small transaction on the writer `conn`.
-fn append(conn: &Connection, mut value: Value) -> Result<()> {
+/// already, inside `tx`.
+fn append(tx: &WriteTx<'_>, mut value: Value) -> Result<()> {
     let now = instant_text(crate::fhir::date::now_ms());
     let ty = value["resourceType"]
         .as_str()
@@ -204,10 +204,7 @@ fn append(conn: &Connection, mut value: Value) -> Result<()> {
         .to_string();
     let id = value["id"].as_str().unwrap_or_default().to_string();
     let d = derive(&mut value, &ty, &id, 1, &now);
-    // IMMEDIATE: the write lock is asked for first, so waiting for another process's writer
-    // goes through the busy timeout (a deferred transaction that has read cannot wait).
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
-    let current = write::current(&tx, &ty, &id)?;
+    let current = tx.current(&ty, &id)?;
     if current
         .as_ref()
         .is_some_and(|c| c.hash == d.hash && !c.deleted)
@@ -221,8 +218,7 @@ fn append(conn: &Connection, mut value: Value) -> Result<()> {
         set_meta(&mut value, version, &now);
         value.to_string()
     };
-    write::insert_version(
-        &tx,
+    tx.insert_version(
         current.map(|c| c.row),
         &write::NewVersion {
             ty: &ty,
@@ -239,7 +235,6 @@ fn append(conn: &Connection, mut value: Value) -> Result<()> {
             sensitive: d.sensitive,
         },
     )?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -53,6 +53,8 @@ use crate::ndjson::document::{ScanError, Scanner};
 use crate::ndjson::{Line, LineReader, Next, starts_as_bundle};
 use crate::progress::{Phase, Progress, ProgressListener};
 use crate::store::Store;
+use crate::store::derive::instant_text;
+use crate::store::write::{RunRecord, WriteTx};
 use names::NameTable;
 use prepare::{Parsed, Prepared, Raw, RawBody};
 use rayon::prelude::*;
@@ -85,16 +87,9 @@ impl Store {
             .build()
             .map_err(|e| Error::Internal(format!("cannot start the import threads: {e}")))?;
         let now_ms = crate::fhir::date::now_ms();
-        let mut writer = self.writer();
-        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO import_run (started, strategy) VALUES (?1, ?2)",
-            rusqlite::params![
-                crate::store::derive::instant_text(now_ms),
-                opts.strategy.as_str()
-            ],
-        )?;
-        let run = tx.last_insert_rowid();
+        let writer = self.writer();
+        let tx = WriteTx::begin(&writer)?;
+        let run = tx.begin_run(&instant_text(now_ms), opts.strategy.as_str())?;
         let total_bytes = sources.iter().map(|s| s.size).sum::<Option<u64>>();
         // The first report: the run has started and holds the writer (reads go on beside it).
         let started = Progress {
@@ -147,7 +142,10 @@ impl Store {
         let mut report = std::mem::take(&mut applier.report);
         drop(applier);
         report.sources = summaries;
-        report.previously_imported_in_run = earlier_run_with(&tx, run, &report.sources)?;
+        report.previously_imported_in_run = match report.sources.first() {
+            Some(first) => tx.earlier_run_with(run, &first.sha256)?,
+            None => None,
+        };
         if opts.mode == ImportMode::Validate || report.is_no_op() {
             return Ok(report); // dropping `tx` rolls back
         }
@@ -160,15 +158,14 @@ impl Store {
                 .collect::<Vec<_>>(),
         )
         .unwrap_or_default();
-        tx.execute(
-            "UPDATE import_run SET finished = ?1, sources = ?2, provenance_ids = ?3, summary = ?4 WHERE id = ?5",
-            rusqlite::params![
-                crate::store::derive::instant_text(crate::fhir::date::now_ms()),
-                sources_json,
-                provenance_ids.join(" "),
-                report.summary(),
-                run
-            ],
+        tx.finish_run(
+            run,
+            &RunRecord {
+                finished: &instant_text(crate::fhir::date::now_ms()),
+                sources: &sources_json,
+                provenance_ids: &provenance_ids.join(" "),
+                summary: &report.summary(),
+            },
         )?;
         tx.commit()?;
         report.committed = true;
@@ -176,23 +173,6 @@ impl Store {
         report.provenance_ids = provenance_ids;
         Ok(report)
     }
-}
-
-fn earlier_run_with(
-    conn: &rusqlite::Connection,
-    run: i64,
-    sources: &[SourceSummary],
-) -> Result<Option<i64>> {
-    let Some(first) = sources.first() else {
-        return Ok(None);
-    };
-    let mut st = conn.prepare_cached(
-        "SELECT id FROM import_run WHERE id <> ?1 AND instr(sources, ?2) > 0 ORDER BY id LIMIT 1",
-    )?;
-    let found = rusqlite::OptionalExtension::optional(
-        st.query_row(rusqlite::params![run, first.sha256], |r| r.get(0)),
-    )?;
-    Ok(found)
 }
 
 /// What reading one source needs besides the source.

@@ -19,6 +19,7 @@
 
 use super::crypto::{self, StoreKey};
 use super::schema;
+use super::write::WriteTx;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::ops::{Deref, DerefMut};
@@ -32,8 +33,9 @@ pub(crate) const IDLE_READERS: usize = 2;
 /// How long a connection waits for another process's lock before reporting it busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A write queued until the writer is free; kept (and tried again) while it fails.
-pub(crate) type Deferred = Box<dyn Fn(&Connection) -> Result<()> + Send + Sync>;
+/// A write queued until the writer is free; kept (and tried again) while it fails. Each runs
+/// in its own transaction.
+pub(crate) type Deferred = Box<dyn Fn(&WriteTx<'_>) -> Result<()> + Send + Sync>;
 
 /// The writer, the idle readers, and what each new reader needs.
 pub(crate) struct Connections {
@@ -125,7 +127,7 @@ impl Connections {
         if let Some(writer) = self.try_writer() {
             // Another process's import must not hold this call up either: no busy wait.
             writer.busy_timeout(Duration::ZERO)?;
-            let result = write(&writer);
+            let result = run_one(&writer, &write);
             writer.busy_timeout(BUSY_TIMEOUT)?;
             match result {
                 Err(Error::Storage(e)) if is_busy(&e) => {}
@@ -187,7 +189,7 @@ impl Writer<'_> {
     fn run_deferred(&self) -> Result<()> {
         let mut queue = lock(&self.connections.deferred);
         while let Some(write) = queue.first() {
-            write(&self.conn)?;
+            run_one(&self.conn, write)?;
             drop(queue.remove(0));
         }
         Ok(())
@@ -241,6 +243,13 @@ impl Drop for Reader<'_> {
             idle.push(conn);
         }
     }
+}
+
+/// Runs one deferred write in its own transaction.
+fn run_one(conn: &Connection, write: &Deferred) -> Result<()> {
+    let tx = WriteTx::begin(conn)?;
+    write(&tx)?;
+    tx.commit()
 }
 
 /// Keys (when encrypted) and tunes a new connection.

@@ -235,9 +235,9 @@ impl Store {
     /// Deletes `type/id` softly: a new version marks it deleted; history keeps the old ones.
     /// Returns false when there was nothing to delete.
     pub fn delete(&self, resource_type: &str, id: &str) -> Result<bool> {
-        let mut writer = self.writer();
-        let tx = writer.transaction()?;
-        let deleted = write::delete(&tx, resource_type, id, crate::fhir::date::now_ms())?;
+        let writer = self.writer();
+        let tx = write::WriteTx::begin(&writer)?;
+        let deleted = tx.delete(resource_type, id, crate::fhir::date::now_ms())?;
         tx.commit()?;
         Ok(deleted)
     }

@@ -31,19 +31,17 @@ impl Applier<'_> {
         let mut existing = if unseen {
             None
         } else {
-            write::current(self.conn, &c.ty, &c.id)?
+            self.tx.current(&c.ty, &c.id)?
         };
         if !self.fresh && existing.as_ref().is_none_or(|e| e.deleted) {
             for (system, value) in &d.identifiers {
-                let Some(other) = write::find_by_identifier(self.conn, &c.ty, system, value)?
-                else {
+                let Some(other) = self.tx.find_by_identifier(&c.ty, system, value)? else {
                     continue;
                 };
                 if other == c.id {
                     continue;
                 }
-                let Some(cur) = write::current(self.conn, &c.ty, &other)?.filter(|e| !e.deleted)
-                else {
+                let Some(cur) = self.tx.current(&c.ty, &other)?.filter(|e| !e.deleted) else {
                     continue;
                 };
                 // Within one input, distinct ids are distinct resources whatever their
@@ -86,7 +84,7 @@ impl Applier<'_> {
             return Ok(());
         }
         if earlier_line.is_none()
-            && let Some(old) = write::version_with_hash(self.conn, &c.ty, &c.id, &d.hash)?
+            && let Some(old) = self.tx.version_with_hash(&c.ty, &c.id, &d.hash)?
         {
             // An earlier version of what the store holds (a file imported before, again).
             self.report.count(&c.ty).unchanged += 1;

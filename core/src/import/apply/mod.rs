@@ -19,8 +19,7 @@ use super::{ImportOptions, OnInvalid};
 use crate::error::{Error, Result};
 use crate::fhir::reference::{RefKind, classify, rewrite_references};
 use crate::store::derive::{Derived, derive, instant_text, json_text, set_meta};
-use crate::store::write;
-use rusqlite::Connection;
+use crate::store::write::{self, WriteTx};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -34,7 +33,7 @@ const NO_PATIENT: u32 = u32::MAX;
 
 /// Applies prepared items to the store within one transaction.
 pub(crate) struct Applier<'t> {
-    conn: &'t Connection,
+    tx: &'t WriteTx<'t>,
     opts: &'t ImportOptions,
     run: i64,
     now: String,
@@ -79,9 +78,9 @@ pub(crate) struct Applier<'t> {
 }
 
 impl<'t> Applier<'t> {
-    pub fn new(conn: &'t Connection, opts: &'t ImportOptions, run: i64, now_ms: i64) -> Self {
+    pub fn new(tx: &'t WriteTx<'t>, opts: &'t ImportOptions, run: i64, now_ms: i64) -> Self {
         Applier {
-            conn,
+            tx,
             opts,
             run,
             now: instant_text(now_ms),
@@ -115,7 +114,7 @@ impl<'t> Applier<'t> {
         self.sources.push(name.to_string());
         self.source = self.sources.len() - 1;
         self.name_sources = name_sources;
-        self.fresh = write::holds_anything(self.conn)? == (false, false);
+        self.fresh = self.tx.holds_anything()? == (false, false);
         self.seen = Seen::default();
         Ok(())
     }
@@ -259,8 +258,7 @@ impl<'t> Applier<'t> {
                     self.issue(Severity::Error, "invalid", Some(line), loc, vi.message);
                 }
                 if self.opts.on_invalid == OnInvalid::Quarantine {
-                    write::quarantine(
-                        self.conn,
+                    self.tx.quarantine(
                         self.run,
                         Some(line),
                         ty.as_deref(),
@@ -364,18 +362,18 @@ impl<'t> Applier<'t> {
     fn resolve(&mut self, value: &mut Value) -> Result<Vec<String>> {
         let mut unresolved = Vec::new();
         let mut failure = None;
-        let conn = self.conn;
+        let tx = self.tx;
         let remap = &self.remap;
         rewrite_references(value, &mut |r| {
             let found = match classify(r) {
-                RefKind::UrnUuid(uuid) => match write::type_of_id(conn, uuid) {
+                RefKind::UrnUuid(uuid) => match tx.type_of_id(uuid) {
                     Ok(t) => t.map(|t| format!("{t}/{uuid}")),
                     Err(e) => {
                         failure = Some(e);
                         None
                     }
                 },
-                RefKind::Conditional { ty, query } => match resolve_conditional(conn, ty, query) {
+                RefKind::Conditional { ty, query } => match resolve_conditional(tx, ty, query) {
                     Ok(id) => id.map(|id| format!("{ty}/{id}")),
                     Err(e) => {
                         failure = Some(e);
@@ -462,10 +460,9 @@ impl<'t> Applier<'t> {
             d.json = json_text(&c.value);
         }
         for doc in std::mem::take(&mut c.documents) {
-            write::insert_document(self.conn, &doc)?;
+            self.tx.insert_document(&doc)?;
         }
-        let row = write::insert_version(
-            self.conn,
+        let row = self.tx.insert_version(
             previous,
             &write::NewVersion {
                 ty: &c.ty,
@@ -482,7 +479,7 @@ impl<'t> Applier<'t> {
                 sensitive: d.sensitive,
             },
         )?;
-        write::add_identifiers(self.conn, &c.ty, &c.id, &d.identifiers)?;
+        self.tx.add_identifiers(&c.ty, &c.id, &d.identifiers)?;
         Ok(row)
     }
 }
@@ -512,7 +509,7 @@ fn parsed<'v>(value: &'v mut Value, json: &str) -> &'v mut Value {
 }
 
 /// Resolves `identifier=system|value` (URL-encoded or not) against the identifier table.
-fn resolve_conditional(conn: &Connection, ty: &str, query: &str) -> Result<Option<String>> {
+fn resolve_conditional(tx: &WriteTx<'_>, ty: &str, query: &str) -> Result<Option<String>> {
     let Some(token) = query.strip_prefix("identifier=") else {
         return Ok(None);
     };
@@ -520,5 +517,5 @@ fn resolve_conditional(conn: &Connection, ty: &str, query: &str) -> Result<Optio
     let Some((system, value)) = token.split_once('|') else {
         return Ok(None);
     };
-    write::find_by_identifier(conn, ty, system, value)
+    tx.find_by_identifier(ty, system, value)
 }

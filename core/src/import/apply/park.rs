@@ -26,7 +26,7 @@ impl Applier<'_> {
         self.fresh = false;
         let mut after = 0;
         loop {
-            let rows = write::parked_after(self.conn, self.run, after, PARKED_BATCH)?;
+            let rows = self.tx.parked_after(self.run, after, PARKED_BATCH)?;
             let Some(last) = rows.last() else { break };
             after = last.seq;
             for r in rows {
@@ -51,7 +51,7 @@ impl Applier<'_> {
                 return Err(Error::Cancelled);
             }
         }
-        write::clear_parked(self.conn, self.run)
+        self.tx.clear_parked(self.run)
     }
 
     /// Parks `c` until the run's input has been read (see [`Self::finish_parked`]).
@@ -62,7 +62,7 @@ impl Applier<'_> {
         mut c: Candidate,
     ) -> Result<()> {
         for doc in std::mem::take(&mut c.documents) {
-            write::insert_document(self.conn, &doc)?;
+            self.tx.insert_document(&doc)?;
         }
         for n in std::mem::take(&mut c.notes) {
             self.issue(
@@ -81,8 +81,7 @@ impl Applier<'_> {
         if c.id.len() == 36 {
             self.parked_ids.insert(&c.id, &c.ty, &c.id);
         }
-        write::park(
-            self.conn,
+        self.tx.park(
             self.run,
             &write::Pending {
                 seq: 0,

@@ -15,7 +15,6 @@ use crate::fhir::reference::{RefKind, classify};
 use crate::import::prepare::Candidate;
 use crate::import::report::SourceSummary;
 use crate::store::derive::derive;
-use crate::store::write;
 use serde_json::{Value, json};
 
 /// Most targets one Provenance lists; a larger group is split. 500 keeps the line under
@@ -73,13 +72,13 @@ impl Applier<'_> {
         for row in std::mem::take(&mut self.early_provenance) {
             // Our own serialisation of an object: it parses.
             let mut value: Value =
-                serde_json::from_str(&write::json_of_row(self.conn, row)?).unwrap_or(Value::Null);
+                serde_json::from_str(&self.tx.json_of_row(row)?).unwrap_or(Value::Null);
             let Some(id) = value["id"].as_str().map(str::to_string) else {
                 continue;
             };
             value["entity"] = Value::Array(entities.clone());
             let d = derive(&mut value, "Provenance", &id, 1, &self.now);
-            write::replace_json(self.conn, row, &d.json, &d.hash)?;
+            self.tx.replace_json(row, &d.json, &d.hash)?;
         }
         Ok(std::mem::take(&mut self.provenance_ids))
     }
@@ -92,13 +91,9 @@ impl Applier<'_> {
         rows: &[i64],
         entities: Option<&[Value]>,
     ) -> Result<()> {
-        let mut reference = self
-            .conn
-            .prepare_cached("SELECT type, id, version FROM resource_version WHERE row = ?1")?;
         let mut refs = Vec::with_capacity(rows.len());
         for row in rows {
-            let (ty, id, version): (String, String, i64) =
-                reference.query_row([row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let (ty, id, version) = self.tx.version_of_row(*row)?;
             refs.push(json!({"reference": format!("{ty}/{id}/_history/{version}")}));
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -148,7 +143,7 @@ impl Applier<'_> {
                 id,
                 absolute: false,
             }) = t.get("reference").and_then(Value::as_str).map(classify)
-                && let Some(p) = write::patient_of_row(self.conn, ty, id)?
+                && let Some(p) = self.tx.patient_of_row(ty, id)?
             {
                 return Ok(Some(p));
             }
