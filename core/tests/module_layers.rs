@@ -1,4 +1,5 @@
-//! The core's modules only look down: no cycle among them, checked on the source itself.
+//! The core's modules only look down: no cycle among them, and SQL spoken by the store alone
+//! — both checked on the source itself.
 //!
 //! Every `.rs` file under `core/src` is a module (`export/select.rs` is `export::select`). A
 //! file depends on the modules its code names through `crate::…` or `super::…` paths
@@ -220,4 +221,63 @@ fn the_check_finds_a_cycle_when_there_is_one() {
     assert!(files["c::d"].contains("c"), "{files:?}");
     assert_eq!(a_cycle(&layer_graph(&files)), None);
     assert_eq!(a_cycle(&files), None);
+}
+
+/// Words that only SQL text (or the SQLite bindings) would put in the code.
+const SQL_MARKERS: [&str; 9] = [
+    "rusqlite",
+    "SELECT ",
+    "INSERT INTO",
+    "INSERT OR",
+    "UPDATE resource",
+    "DELETE FROM",
+    "CREATE TABLE",
+    "PRAGMA",
+    "BEGIN ",
+];
+
+/// Modules outside `store` whose code holds one of [`SQL_MARKERS`], with the marker.
+fn sql_outside_store(modules: &BTreeMap<String, String>) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    for (name, text) in modules {
+        // The opaque wrapper of SQLite's error is the one exception (see its module doc).
+        if name == "store" || name.starts_with("store::") || name == "error::storage" {
+            continue;
+        }
+        let code = code_only(text);
+        for marker in SQL_MARKERS {
+            if code.contains(marker) {
+                found.push((name.clone(), marker));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_store_speaks_sql() {
+    let modules = modules();
+    assert!(
+        sql_outside_store(&modules).is_empty(),
+        "SQL or rusqlite outside core/src/store/: {:?}",
+        sql_outside_store(&modules)
+    );
+    let store_sql: usize = modules
+        .iter()
+        .filter(|(n, _)| n.starts_with("store"))
+        .map(|(_, t)| SQL_MARKERS.iter().filter(|m| t.contains(*m)).count())
+        .sum();
+    assert!(store_sql > 5, "the check sees the store's own SQL");
+    let mut planted = BTreeMap::new();
+    planted.insert(
+        "export::select".to_string(),
+        "fn f(c: &rusqlite::Connection) { c.execute(\"DELETE FROM x\", []); }".to_string(),
+    );
+    assert_eq!(
+        sql_outside_store(&planted),
+        vec![
+            ("export::select".to_string(), "rusqlite"),
+            ("export::select".to_string(), "DELETE FROM"),
+        ]
+    );
 }

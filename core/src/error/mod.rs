@@ -6,15 +6,17 @@
 //! import are not errors: they are issues in the [`crate::import::ImportReport`].
 
 mod shl;
+mod storage;
 
 pub use shl::ShlError;
+pub use storage::StorageError;
 
 /// Everything that can go wrong in a phrkit call.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The SQLite store failed (disk full, locked, corrupt file…).
     #[error("storage error: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(StorageError),
     /// Reading or writing a file or stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -81,16 +81,8 @@ impl Store {
         req.check()?;
         let snap = self.snapshot()?;
         let plan = select::plan(&snap, req)?;
-        let (earliest, latest): (Option<i64>, Option<i64>) = snap.conn().query_row(
-            &format!(
-                "SELECT min(date_start), max(CASE WHEN date_end = {} THEN date_start ELSE date_end - 1 END)
-                 FROM resource_version WHERE {} AND date_start IS NOT NULL",
-                i64::MAX,
-                plan.condition
-            ),
-            rusqlite::params_from_iter(plan.scope.args.iter()),
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (earliest, latest) =
+            snap.compartment_span(&plan.scope.compartment, plan.scope.left_out)?;
         let fmt = |ms: Option<i64>| {
             ms.filter(|m| *m > i64::MIN)
                 .map(crate::fhir::date::format_instant)

@@ -5,15 +5,15 @@
 //! outside every compartment (Practitioner, Organization, Location, Medication…) that the
 //! selection references are added transitively, so the export has no dangling reference it
 //! could have filled; references into *another* patient's compartment are never followed.
-//! Every planning query is answered by the covering index `resource_current_by_patient`,
-//! so only the final pass reads resource JSON.
+//! Every planning query is index-only (see [`crate::store::selection`]), so only the final
+//! pass reads resource JSON.
 
 use super::ExportRequest;
 use crate::error::{Error, Result};
 use crate::fhir::compartment::is_shared_type;
 use crate::sensitivity::{self, Category};
 use crate::store::Snapshot;
-use rusqlite::types::Value as SqlValue;
+use crate::store::selection::Compartment;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What an export selects, resolved from the request without reading the compartment:
@@ -21,21 +21,18 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub(crate) struct Scope {
     pub patient: String,
     pub patient_json: String,
-    /// SQL condition selecting the compartment part (without `WHERE`), and its arguments.
-    /// Sensitive resources are not filtered here: readers test `sensitive` against
-    /// [`Scope::left_out`] so that they can count what they leave out.
-    pub condition: String,
-    pub args: Vec<SqlValue>,
+    /// The compartment rows to read. Sensitive resources are not filtered there: readers
+    /// test `sensitive` against [`Scope::left_out`] so that they can count what they leave out.
+    pub compartment: Compartment,
     /// Bit mask of the sensitive categories this export leaves out.
     pub left_out: i64,
-    /// The `_type` filter (empty: every type).
-    pub types: Vec<String>,
 }
 
 impl Scope {
     /// True when a referenced shared resource of type `ty` belongs in the export.
     pub fn wants_shared(&self, ty: &str) -> bool {
-        is_shared_type(ty) && (self.types.is_empty() || self.types.iter().any(|t| t == ty))
+        let types = &self.compartment.types;
+        is_shared_type(ty) && (types.is_empty() || types.iter().any(|t| t == ty))
     }
 
     /// True when a row whose `sensitive` column is `mask` stays out of the export; it is then
@@ -49,33 +46,11 @@ impl Scope {
         }
         true
     }
-
-    /// Runs `SELECT {columns} FROM resource_version WHERE <the condition> {tail}` and calls
-    /// `f` with each row.
-    pub(crate) fn each_row(
-        &self,
-        snap: &Snapshot<'_>,
-        columns: &str,
-        tail: &str,
-        mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
-    ) -> Result<()> {
-        let mut st = snap.conn().prepare(&format!(
-            "SELECT {columns} FROM resource_version WHERE {} {tail}",
-            self.condition
-        ))?;
-        let mut rows = st.query(rusqlite::params_from_iter(self.args.iter()))?;
-        while let Some(r) = rows.next()? {
-            f(r)?;
-        }
-        Ok(())
-    }
 }
 
 /// The whole selection counted, for previews: one index-only pass over the compartment.
 pub(crate) struct Plan {
     pub scope: Scope,
-    /// `scope.condition` with the sensitive resources filtered out.
-    pub condition: String,
     /// Resources per type, everything included (Patient and shared resources too).
     pub counts: BTreeMap<String, u64>,
     /// Resources left out as sensitive, per category code (one resource may count in two).
@@ -92,11 +67,6 @@ impl Plan {
 /// The shared-resource targets (`Type/id`) that `refs` (a `refs` column) names.
 pub(crate) fn targets(refs: &str) -> impl Iterator<Item = (&str, &str)> {
     refs.split(' ').filter_map(|t| t.split_once('/'))
-}
-
-/// Column `i` of `row` as text, borrowed from the row.
-pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
-    Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
 }
 
 /// Resolves the patient and the filters: no pass over the compartment.
@@ -126,36 +96,17 @@ pub(crate) fn scope(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Scope> {
         .ok_or_else(|| Error::NotFound(format!("patient: Patient/{patient} is not in the store")))?
         .json;
 
-    let mut condition = String::from(
-        "current = 1 AND deleted = 0 AND patient = ? AND NOT (type = 'Patient' AND id = ?)",
-    );
-    let mut args: Vec<SqlValue> = vec![patient.clone().into(), patient.clone().into()];
-    if !req.types.is_empty() {
-        condition.push_str(&format!(
-            " AND type IN ({})",
-            vec!["?"; req.types.len()].join(",")
-        ));
-        args.extend(req.types.iter().map(|t| SqlValue::from(t.clone())));
-    }
-    if let Some(range) = req.date_range() {
-        condition.push_str(
-            " AND (type = 'Provenance' OR date_start IS NULL OR (date_start < ? AND date_end > ?))",
-        );
-        args.push(range.end.into());
-        args.push(range.start.into());
-    }
-    if let Some(since) = req.since {
-        condition.push_str(" AND last_updated >= ?");
-        args.push(since.into());
-    }
     let left_out = sensitive_left_out(snap, &patient, req)?;
     Ok(Scope {
+        compartment: Compartment {
+            patient: patient.clone(),
+            types: req.types.clone(),
+            dates: req.date_range(),
+            since: req.since,
+        },
         patient,
         patient_json,
-        condition,
-        args,
         left_out,
-        types: req.types.clone(),
     })
 }
 
@@ -163,7 +114,6 @@ pub(crate) fn scope(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Scope> {
 /// it references (transitively), with index-only queries.
 pub(crate) fn plan(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Plan> {
     let scope = scope(snap, req)?;
-    let left_out = scope.left_out;
     let mut counts = BTreeMap::new();
     counts.insert("Patient".to_string(), 1);
     let mut excluded = BTreeMap::new();
@@ -177,18 +127,17 @@ pub(crate) fn plan(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Plan> {
             }
         }
     };
-    scope.each_row(snap, "type, refs, sensitive", "", |r| {
-        if scope.leaves_out(r.get(2)?, &mut excluded) {
+    snap.compartment_index(&scope.compartment, |ty, refs, sensitive| {
+        if scope.leaves_out(sensitive, &mut excluded) {
             return Ok(());
         }
-        let ty = text(r, 0)?;
         match counts.get_mut(ty) {
             Some(n) => *n += 1,
             None => {
                 counts.insert(ty.to_string(), 1);
             }
         }
-        enqueue(text(r, 1)?, &mut queue);
+        enqueue(refs, &mut queue);
         Ok(())
     })?;
     if let Ok(patient_value) = serde_json::from_str::<serde_json::Value>(&scope.patient_json) {
@@ -197,35 +146,23 @@ pub(crate) fn plan(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Plan> {
             &mut queue,
         );
     }
-    let mut lookup = snap.conn().prepare_cached(SHARED_LOOKUP)?;
+    let mut lookup = snap.shared_lookup()?;
     while let Some(target) = queue.pop_front() {
         let Some((ty, id)) = target.split_once('/') else {
             continue;
         };
-        let refs: Option<String> =
-            rusqlite::OptionalExtension::optional(lookup.query_row([id, ty], |r| r.get(0)))?;
-        if let Some(refs) = refs {
+        if let Some((refs, _)) = lookup.find(ty, id)? {
             *counts.entry(ty.to_string()).or_insert(0) += 1;
             enqueue(&refs, &mut queue);
         }
     }
     drop(lookup);
-    let mut condition = scope.condition.clone();
-    if left_out != 0 {
-        condition.push_str(&format!(" AND (sensitive & {left_out}) = 0"));
-    }
     Ok(Plan {
         scope,
-        condition,
         counts,
         excluded,
     })
 }
-
-/// A current shared resource (outside every compartment) by `(id, type)`: its `refs`, then
-/// its JSON.
-pub(crate) const SHARED_LOOKUP: &str = "SELECT refs, json FROM resource_version \
-     WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0 AND patient IS NULL";
 
 /// The sensitive-data categories this export leaves out (bit mask): those neither chosen by
 /// the caller nor permitted by an active Consent.

@@ -21,10 +21,11 @@
 use super::attachments::Attachments;
 use super::contents::Contents;
 use super::escape::plain;
-use super::select::{SHARED_LOOKUP, Scope, targets, text};
+use super::select::{Scope, targets};
 use crate::error::Result;
 use crate::fhir::attachment::mentions_stored_documents;
 use crate::store::Snapshot;
+use crate::store::selection::{Pass, SharedLookup};
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -196,7 +197,7 @@ impl Output<'_, '_> {
 /// Shared resources written so far (and those looked for and absent), so each goes out
 /// once, before its first referrer.
 struct Shared<'c> {
-    lookup: rusqlite::CachedStatement<'c>,
+    lookup: SharedLookup<'c>,
     seen: HashSet<String>,
     /// `Type/id` being looked for (reused: no allocation per reference).
     key: String,
@@ -252,11 +253,7 @@ impl Shared<'_> {
             return Ok(None);
         }
         self.seen.insert(self.key.clone());
-        let found: Option<(String, String)> = rusqlite::OptionalExtension::optional(
-            self.lookup
-                .query_row([id, ty], |r| Ok((r.get(0)?, r.get(1)?))),
-        )?;
-        Ok(found.map(|(refs, json)| {
+        Ok(self.lookup.find(ty, id)?.map(|(refs, json)| {
             let mut refs: Vec<(String, String)> = targets(&refs)
                 .map(|(t, i)| (t.to_string(), i.to_string()))
                 .collect();
@@ -285,7 +282,7 @@ pub(crate) fn write_all(
     out.sink.finish()?;
     (out.tick)("Composition")?;
     let mut shared = Shared {
-        lookup: snap.conn().prepare_cached(SHARED_LOOKUP)?,
+        lookup: snap.shared_lookup()?,
         seen: HashSet::new(),
         key: String::new(),
     };
@@ -296,47 +293,26 @@ pub(crate) fn write_all(
     out.send("Patient", &scope.patient, scope.patient_json.as_bytes())?;
     // Two passes over the export index: the summary (noting the Provenance ids on the way,
     // written last), then the rest. Each is read in index order, so neither sorts.
-    let summary = SUMMARY_TYPES.map(|t| format!("'{t}'")).join(",");
-    let order = "ORDER BY date_start DESC, type DESC, id DESC";
+    // The summary pass reads JSON only for its own rows, not for Provenance's.
     let mut provenance = Vec::new();
-    for (n, tail) in [
-        format!("AND type IN ({summary}, 'Provenance') {order}"),
-        format!("AND type NOT IN ({summary}, 'Provenance') {order}"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let columns = if n == 0 {
-            // The summary pass reads JSON only for its own rows, not for Provenance's.
-            "type, id, refs, sensitive, CASE WHEN type = 'Provenance' THEN '' ELSE json END"
-        } else {
-            "type, id, refs, sensitive, json"
-        };
-        scope.each_row(snap, columns, tail, |r| {
-            if scope.leaves_out(r.get(3)?, &mut out.excluded) {
+    for pass in [Pass::These(&SUMMARY_TYPES), Pass::Others(&SUMMARY_TYPES)] {
+        snap.compartment_rows(&scope.compartment, pass, |r| {
+            if scope.leaves_out(r.sensitive, &mut out.excluded) {
                 return Ok(());
             }
-            let ty = text(r, 0)?;
-            if ty == "Provenance" {
-                provenance.push(text(r, 1)?.to_string());
+            if r.ty == "Provenance" {
+                provenance.push(r.id.to_string());
                 return Ok(());
             }
-            shared.write_targets(scope, targets(text(r, 2)?), out)?;
-            let json = r.get_ref(4)?.as_bytes().map_err(rusqlite::Error::from)?;
-            out.send(ty, text(r, 1)?, json)
+            shared.write_targets(scope, targets(r.refs), out)?;
+            out.send(r.ty, r.id, r.json)
         })?;
     }
     // Provenance oldest first, as the record's history reads.
-    let mut lookup = snap.conn().prepare_cached(CURRENT_LOOKUP)?;
     for id in provenance.iter().rev() {
-        let (refs, json): (String, String) =
-            lookup.query_row([id.as_str(), "Provenance"], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (refs, json) = snap.current_refs_json("Provenance", id)?;
         shared.write_targets(scope, targets(&refs), out)?;
         out.send("Provenance", id, json.as_bytes())?;
     }
     Ok(())
 }
-
-/// A current resource by `(id, type)`: its `refs`, then its JSON.
-const CURRENT_LOOKUP: &str = "SELECT refs, json FROM resource_version \
-     WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0";

@@ -51,20 +51,15 @@ impl Connections {
     /// Opens the writer (creating the file, switching it to WAL, migrating its schema).
     pub(crate) fn open(path: &Path, key: Option<&StoreKey>, cache_mib: u32) -> Result<Self> {
         let mut writer = Connection::open(path)?;
-        configure(&writer, key, cache_mib).map_err(|e| match e {
-            Error::Storage(e) => crypto::classify_open_error(e, key.is_some()),
-            other => other,
-        })?;
+        configure(&writer, key, cache_mib)
+            .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         // Owner-only before SQLite creates the -wal/-shm files, which copy the store's mode.
         crate::private_files::restrict_store(path)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
-        schema::migrate(&mut writer).map_err(|e| match e {
-            Error::Storage(e) => crypto::classify_open_error(e, key.is_some()),
-            other => other,
-        })?;
+        schema::migrate(&mut writer).map_err(|e| crypto::classify_open_error(e, key.is_some()))?;
         Ok(Connections {
             path: path.to_path_buf(),
             key: key.cloned(),
@@ -130,7 +125,7 @@ impl Connections {
             let result = run_one(&writer, &write);
             writer.busy_timeout(BUSY_TIMEOUT)?;
             match result {
-                Err(Error::Storage(e)) if is_busy(&e) => {}
+                Err(Error::Storage(e)) if is_busy(e.sqlite()) => {}
                 other => return other,
             }
         }
@@ -149,7 +144,7 @@ impl Connections {
         writer.busy_timeout(BUSY_TIMEOUT)?;
         match ran {
             Ok(()) => Ok(0),
-            Err(Error::Storage(e)) if is_busy(&e) => Ok(lock(&self.deferred).len()),
+            Err(Error::Storage(e)) if is_busy(e.sqlite()) => Ok(lock(&self.deferred).len()),
             Err(e) => Err(e),
         }
     }

@@ -76,15 +76,11 @@ fn is_not_a_database(e: &rusqlite::Error) -> bool {
 }
 
 /// Maps "file is not a database" to the error a caller can act on.
-pub(crate) fn classify_open_error(e: rusqlite::Error, keyed: bool) -> Error {
-    if is_not_a_database(&e) {
-        if keyed {
-            Error::WrongKey
-        } else {
-            Error::KeyRequired
-        }
-    } else {
-        Error::Storage(e)
+pub(crate) fn classify_open_error(e: impl Into<Error>, keyed: bool) -> Error {
+    match e.into() {
+        Error::Storage(s) if is_not_a_database(s.sqlite()) && keyed => Error::WrongKey,
+        Error::Storage(s) if is_not_a_database(s.sqlite()) => Error::KeyRequired,
+        other => other,
     }
 }
 

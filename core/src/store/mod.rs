@@ -14,6 +14,7 @@ pub mod crypto;
 pub(crate) mod derive;
 mod read;
 pub mod schema;
+pub(crate) mod selection;
 pub(crate) mod write;
 
 pub use read::Snapshot;
