@@ -23,9 +23,12 @@ pub enum ProgressPhase {
     Committing,
     /// Writing an export; `done`/`total` are resources.
     Exporting,
+    /// Uploading a share to the link host; `done`/`total` are files. Cancelling revokes
+    /// the link on the host and logs nothing.
+    Sharing,
 }
 
-/// Receives progress of a long operation (import, export) and may cancel it.
+/// Receives progress of a long operation (import, export, share) and may cancel it.
 ///
 /// Called on the thread that runs the operation (the app's background thread), every few
 /// hundred resources: keep it quick, and post to the main thread to update UI.
@@ -81,6 +84,7 @@ impl phrkit::progress::ProgressListener for Forward {
             Phase::Resolving => (ProgressPhase::Resolving, p.bytes, p.total_bytes),
             Phase::Committing => (ProgressPhase::Committing, p.bytes, p.total_bytes),
             Phase::Exporting => (ProgressPhase::Exporting, p.resources, p.total_resources),
+            Phase::Sharing => (ProgressPhase::Sharing, p.resources, p.total_resources),
         };
         match app.on_progress(phase, done, total) {
             Ok(go_on) => go_on,

@@ -349,9 +349,16 @@ pub fn qr_svg(text: String) -> Result<String, PhrError> {
 impl PhrStore {
     /// Builds the `profile`'s content from this store, encrypts it on the device, uploads
     /// the ciphertext to the host and returns the link. Blocks on disk and network; call off
-    /// the main thread. Errors: `InvalidInput` (bad options, label, dates), `NotFound` (no
-    /// patient), `Network`.
-    pub fn share(&self, options: ShareOptions) -> Result<SharedLink, PhrError> {
+    /// the main thread; an import or search runs meanwhile. `listener` hears `SHARING` (files
+    /// uploaded of all) and may cancel: the link is then revoked on the host and nothing is
+    /// logged. Errors: `InvalidInput` (bad options, label, dates), `NotFound` (no patient),
+    /// `Network`, `Cancelled`.
+    #[uniffi::method(default(listener = None))]
+    pub fn share(
+        &self,
+        options: ShareOptions,
+        listener: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<SharedLink, PhrError> {
         let mut core = CoreOptions::new(options.host_url, options.profile.into());
         core.account_token = options.account_token.map(Secret::new);
         core.reach = reach();
@@ -365,7 +372,8 @@ impl PhrStore {
         core.bare_link = options.bare_link;
         core.include_sphr = options.include_sphr;
         core.include_sensitive = crate::export::categories(&options.include_sensitive)?;
-        let link = self.with(|store| Ok(store.share(&core)?))?;
+        let forward = Forward::new(listener);
+        let link = self.with(|store| forward.finish(store.share_with_progress(&core, &forward)))?;
         Ok(SharedLink {
             uri: link.uri.expose().to_string(),
             expires_at: link.exp,

@@ -56,6 +56,7 @@ impl ProgressListener for Bar {
             Phase::Resolving => "resolving references",
             Phase::Committing => "committing",
             Phase::Exporting => "exporting",
+            Phase::Sharing => "sharing",
         };
         self.0
             .set_message(format!("{} resources, {phase}", p.resources));

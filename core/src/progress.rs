@@ -16,6 +16,8 @@ pub enum Phase {
     Committing,
     /// Writing an export.
     Exporting,
+    /// Uploading a share's files to the link host (`resources` counts files).
+    Sharing,
 }
 
 /// A snapshot of an operation's progress.

@@ -269,3 +269,51 @@ fn expired_and_insecure_links_fail_before_any_request() {
         Err(Error::Shl(ShlError::Insecure))
     ));
 }
+
+#[test]
+fn a_cancelled_share_revokes_its_link_and_logs_nothing() {
+    use phrkit::progress::{Phase, Progress};
+    use std::sync::Mutex;
+    let h = host();
+    let (_d, phone) = record();
+    let mut opts = h.share_options(ShareProfile::Full);
+    opts.include_sphr = true;
+    let links = || -> (i64, i64) {
+        let db = rusqlite::Connection::open(h.dir.path().join("data/shl.sqlite")).unwrap();
+        db.query_row(
+            "SELECT count(*), coalesce(sum(revoked), 0) FROM link",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+
+    // A share that runs to the end reports every file, then logs itself.
+    let seen = Mutex::new(Vec::new());
+    let record_steps = |p: &Progress| {
+        assert_eq!(p.phase, Phase::Sharing);
+        seen.lock().unwrap().push((p.resources, p.total_resources));
+        true
+    };
+    phone.share_with_progress(&opts, &record_steps).unwrap();
+    assert_eq!(
+        seen.into_inner().unwrap(),
+        vec![(0, Some(2)), (1, Some(2)), (2, Some(2))],
+        "created, then each of the bundle and the .sphr"
+    );
+    assert_eq!(links(), (1, 0));
+    let logged = phone.access_log(None).unwrap().len();
+
+    // Cancelled once the link exists and one file is up: the host revokes it.
+    let cancel_after_one = |p: &Progress| p.resources < 1;
+    match phone.share_with_progress(&opts, &cancel_after_one) {
+        Err(Error::Cancelled) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(links(), (2, 1), "the cancelled share's link is revoked");
+    assert_eq!(
+        phone.access_log(None).unwrap().len(),
+        logged,
+        "a cancelled share is not in the access log"
+    );
+}

@@ -23,6 +23,25 @@ class SharingTest {
     }
 
     @Test
+    fun `cancelling a share throws Cancelled and logs nothing`() {
+        val store = tinyStore()
+        val before = store.accessLog(null).size
+        val phases = mutableListOf<Pair<ProgressPhase, ULong>>()
+        // Cancel once the link exists on the host: the core revokes it there.
+        val cancelAtOnce = object : ProgressListener {
+            override fun onProgress(phase: ProgressPhase, done: ULong, total: ULong?): Boolean {
+                phases += phase to done
+                return false
+            }
+        }
+        assertFailsWith<PhrException.Cancelled> {
+            store.share(ShareOptions(hostUrl = TestHost.url, accountToken = TestHost.token, profile = ShareProfile.Full), cancelAtOnce)
+        }
+        assertEquals(listOf(ProgressPhase.SHARING to 0uL), phases)
+        assertEquals(before, store.accessLog(null).size, "no share in the access log")
+    }
+
+    @Test
     fun `profile codes parse as the CLI's`() {
         assertEquals(ShareProfile.Travel, shareProfileFromCode("travel"))
         assertTrue(shareProfileFromCode("custom") is ShareProfile.Custom)

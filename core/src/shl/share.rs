@@ -20,7 +20,7 @@ use super::reach::{Reach, check_url};
 use crate::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::import::{ImportReport, ImportSource};
-use crate::progress::ProgressListener;
+use crate::progress::{Phase, Progress, ProgressListener};
 use crate::secret::Secret;
 use crate::store::{Snapshot, Store};
 use crate::{ImportMode, ImportOptions};
@@ -190,6 +190,19 @@ impl Store {
     /// read snapshot, published with no store connection held (an import or a search goes
     /// on meanwhile), and the access-log entry is written through the writer at the end.
     pub fn share(&self, opts: &ShareOptions) -> Result<SharedLink> {
+        self.share_with_progress(opts, &crate::progress::NoProgress)
+    }
+
+    /// [`Store::share`], reporting [`Phase::Sharing`] once the link exists on the host and
+    /// after each file's upload (`resources` = files uploaded of `total_resources`).
+    /// Returning `false` cancels: a link already created is revoked on the host, nothing is
+    /// logged, and the call returns [`Error::Cancelled`]. A failed upload revokes it too, so
+    /// no half-filled link stays behind.
+    pub fn share_with_progress(
+        &self,
+        opts: &ShareOptions,
+        progress: &dyn ProgressListener,
+    ) -> Result<SharedLink> {
         if let Some(viewer) = &opts.viewer
             && check_url(viewer, opts.reach).is_err()
         {
@@ -247,7 +260,20 @@ impl Store {
             Some(&label),
             flag.as_deref(),
         )?;
-        for f in &files {
+        let uploaded = (0..=files.len()).try_for_each(|done| {
+            let step = Progress {
+                phase: Phase::Sharing,
+                bytes: 0,
+                total_bytes: None,
+                resources: done as u64,
+                total_resources: Some(files.len() as u64),
+            };
+            if !progress.on_progress(&step) {
+                return Err(Error::Cancelled);
+            }
+            let Some(f) = files.get(done) else {
+                return Ok(());
+            };
             let jwe = encrypt(&f.bytes, &key, &f.content_type, Compress::IfSmaller)?;
             client.upload(
                 &opts.host,
@@ -256,6 +282,12 @@ impl Store {
                 &f.content_type,
                 &jwe,
             )?;
+            Ok(())
+        });
+        if let Err(e) = uploaded {
+            // Best effort: the host may be what failed. The error says what happened.
+            let _ = client.revoke(&opts.host, &created.id, &created.management_token);
+            return Err(e);
         }
         let mut payload = draft;
         payload.url.clone_from(&created.url);
