@@ -118,7 +118,7 @@ pub struct AuditEntry {
 
 impl Store {
     /// Records `action` on `patient`'s record as an AuditEvent; returns its id.
-    pub fn record_audit(&self, patient: &str, action: &AuditAction) -> Result<String> {
+    pub(crate) fn record_audit(&self, patient: &str, action: &AuditAction) -> Result<String> {
         let now = instant_text(crate::fhir::date::now_ms());
         let (recorded, id, who) = match action {
             AuditAction::LinkAccessed {

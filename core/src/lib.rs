@@ -4,10 +4,18 @@
 //! people actually have (NDJSON `.phr`, Bundles of any type, single resources) through a
 //! streaming, validating, deduplicating pipeline; [`generate`] makes realistic synthetic
 //! records for demos and benchmarks. See `core/src/README.md` for a map of the modules.
+//!
+//! What an app uses is re-exported here: open a [`Store`] (plain or with a [`StoreKey`]),
+//! read it ([`Store::get`], [`Store::search`], a [`Snapshot`] for several consistent reads),
+//! [`Store::import`] with [`ImportOptions`], [`Store::export`] an [`ExportRequest`],
+//! [`Store::share`] with [`ShareOptions`] and [`open_link`] as a recipient; every long call
+//! takes a [`ProgressListener`] that can cancel it. Errors are one [`Error`]; SQLite never
+//! appears in a public signature. The modules stay public for the CLI, the server and the
+//! tests, which reach the parts (formats, FHIR rules, the generator) directly.
 
 #[cfg(feature = "mimalloc")]
 pub mod allocator;
-pub mod audit;
+mod audit;
 pub mod capability;
 pub mod error;
 pub mod export;
@@ -37,11 +45,19 @@ pub mod shl;
 pub mod sphr;
 pub mod store;
 
-pub use error::{Error, Result};
-pub use export::{ExportRequest, ExportSummary};
+pub use audit::AuditEntry;
+pub use error::{Error, Result, ShlError, StorageError};
+pub use export::{ExportRequest, ExportSummary, Preview};
 pub use import::{ConflictPolicy, ImportMode, ImportOptions, ImportReport, OnInvalid, Strategy};
 pub use media::OutputFormat;
-pub use store::{Store, StoreOptions};
+pub use progress::{NoProgress, Phase, Progress, ProgressListener};
+pub use secret::Secret;
+pub use shl::share::{Received, ShareOptions, SharedLink, open_link};
+pub use store::crypto::StoreKey;
+pub use store::{
+    Quarantined, RunInfo, Search, Snapshot, Stats, Store, StoreOptions, StoredDocument,
+    StoredResource,
+};
 
 /// This library's name and version, as recorded in Provenance and cover pages.
 pub const SOFTWARE: &str = concat!("phrkit ", env!("CARGO_PKG_VERSION"));

@@ -470,8 +470,9 @@ fn quarantine_keeps_invalid_resources_apart() {
     assert!(s.get("Patient", "p2").unwrap().is_none());
     let q = s.quarantined().unwrap();
     assert_eq!(q.len(), 1);
-    assert_eq!((q[0].0.as_str(), q[0].1.as_str()), ("Patient", "p2"));
-    assert!(q[0].2.contains("Patient.gender"));
+    assert_eq!(q[0].resource_type.as_deref(), Some("Patient"));
+    assert_eq!(q[0].id.as_deref(), Some("p2"));
+    assert!(q[0].reason.contains("Patient.gender"));
 }
 
 /// A reader that fails after `ok` bytes, like a dropped connection or a bad disk.

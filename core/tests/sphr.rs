@@ -72,7 +72,7 @@ fn william_sim_imports_with_both_images() {
     for m in media {
         let sha = stored_document(m["content"].as_object().unwrap())
             .expect("Media points at a stored image");
-        let (_, bytes) = s.document(&sha).unwrap().expect("image stored");
+        let bytes = s.document(&sha).unwrap().expect("image stored").bytes;
         assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
     }
     assert_eq!(s.stats().unwrap().documents, 2);
@@ -419,5 +419,5 @@ fn seven_zip_reads_our_archives_and_we_read_its() {
     assert_eq!(r.totals().created, 2, "{:?}", r.issues);
     let m = get(&b, "Media", "m1");
     let sha = stored_document(m["content"].as_object().unwrap()).unwrap();
-    assert_eq!(b.document(&sha).unwrap().unwrap().1, b"\x89PNG fake");
+    assert_eq!(b.document(&sha).unwrap().unwrap().bytes, b"\x89PNG fake");
 }

@@ -145,14 +145,14 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
 pub fn quarantine(a: StoreArgs) -> anyhow::Result<ExitCode> {
     let kept = a.open()?.quarantined()?;
     let mut out = std::io::stdout().lock();
-    for (ty, id, reason, json) in &kept {
-        let name = match (ty.as_str(), id.as_str()) {
-            ("", _) => "(no resourceType)".to_string(),
-            (ty, "") => format!("{ty} (no id)"),
-            (ty, id) => format!("{ty}/{id}"),
+    for q in &kept {
+        let name = match (&q.resource_type, &q.id) {
+            (None, _) => "(no resourceType)".to_string(),
+            (Some(ty), None) => format!("{ty} (no id)"),
+            (Some(ty), Some(id)) => format!("{ty}/{id}"),
         };
-        eprintln!("{name}: {reason}");
-        writeln!(out, "{json}")?;
+        eprintln!("{name}: {}", q.reason);
+        writeln!(out, "{}", q.json)?;
     }
     eprintln!("{} quarantined resource(s)", kept.len());
     Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ pub enum ShlError {
     #[error("not a valid SMART Health Link: {0}")]
     InvalidLink(String),
     /// The link decodes, but its JSON payload breaks a rule (missing field, wrong type,
-    /// bad key, or a rule of [`link::ShlPayload::validate`]).
+    /// bad key, or a rule of [`crate::shl::link::ShlPayload::validate`]).
     #[error("invalid SMART Health Link payload: {0}")]
     InvalidPayload(String),
     /// The text is not a compact JWE of the SHL profile (wrong number of parts, bad

@@ -74,7 +74,7 @@ impl<'s> Attachments<'s> {
                     return;
                 }
             };
-            let (stored_type, bytes) = doc;
+            let (stored_type, bytes) = (doc.content_type, doc.bytes);
             remove_stored_extension(att);
             match self.mode {
                 Mode::Inline => {

@@ -51,10 +51,10 @@ impl Snapshot<'_> {
             if written.iter().any(|w| w.path == file.path) {
                 continue;
             }
-            let Some((_, bytes)) = self.document(&file.sha256)? else {
+            let Some(doc) = self.document(&file.sha256)? else {
                 continue;
             };
-            sphr.document(&file.path, &file.sha256, &bytes)?;
+            sphr.document(&file.path, &file.sha256, &doc.bytes)?;
             written.push(file);
         }
         let counter = sphr.finish()?;

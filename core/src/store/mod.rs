@@ -13,7 +13,7 @@ mod connections;
 pub mod crypto;
 pub(crate) mod derive;
 mod read;
-pub mod schema;
+pub(crate) mod schema;
 pub(crate) mod selection;
 pub(crate) mod write;
 
@@ -111,6 +111,28 @@ pub struct Stats {
     pub quarantined: u64,
     /// Documents (attachment bytes) stored, each once.
     pub documents: u64,
+}
+
+/// A resource an import kept aside (`--on-invalid quarantine`) instead of storing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Its `resourceType`, when it had one.
+    pub resource_type: Option<String>,
+    /// Its `id`, when it had one.
+    pub id: Option<String>,
+    /// Why it was kept aside.
+    pub reason: String,
+    /// The resource as it arrived.
+    pub json: String,
+}
+
+/// Attachment bytes the store keeps once, named by their SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// The attachment's `contentType`, when it gave one.
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// One recorded import run.
@@ -258,14 +280,14 @@ impl Store {
         self.snapshot()?.runs()
     }
 
-    /// Quarantined resources as `(type, id, reason, json)`.
-    pub fn quarantined(&self) -> Result<Vec<(String, String, String, String)>> {
+    /// The resources imports kept aside, in the order they were kept.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
         self.snapshot()?.quarantined()
     }
 
     /// A stored document (attachment bytes) by the lower-case hex SHA-256 that a
-    /// stored-document extension names: `(content type, bytes)`.
-    pub fn document(&self, sha256: &str) -> Result<Option<(Option<String>, Vec<u8>)>> {
+    /// stored-document extension names.
+    pub fn document(&self, sha256: &str) -> Result<Option<StoredDocument>> {
         self.snapshot()?.document(sha256)
     }
 

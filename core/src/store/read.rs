@@ -8,7 +8,7 @@
 //! recycle the WAL pages it may still read, and the `-wal` file grows.
 
 use super::connections::{Connections, Reader};
-use super::{PATIENT_IDS_SQL, RunInfo, Search, Stats, StoredResource};
+use super::{PATIENT_IDS_SQL, Quarantined, RunInfo, Search, Stats, StoredDocument, StoredResource};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -181,22 +181,34 @@ impl<'s> Snapshot<'s> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Quarantined resources as `(type, id, reason, json)`.
-    pub fn quarantined(&self) -> Result<Vec<(String, String, String, String)>> {
-        let mut st = self.conn.prepare(
-            "SELECT coalesce(type,''), coalesce(id,''), reason, json FROM quarantine ORDER BY row",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    /// The resources imports kept aside, in the order they were kept.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT type, id, reason, json FROM quarantine ORDER BY row")?;
+        let rows = st.query_map([], |r| {
+            Ok(Quarantined {
+                resource_type: r.get(0)?,
+                id: r.get(1)?,
+                reason: r.get(2)?,
+                json: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// A stored document (attachment bytes) by the lower-case hex SHA-256 that a
-    /// stored-document extension names: `(content type, bytes)`.
-    pub fn document(&self, sha256: &str) -> Result<Option<(Option<String>, Vec<u8>)>> {
+    /// stored-document extension names.
+    pub fn document(&self, sha256: &str) -> Result<Option<StoredDocument>> {
         Ok(self
             .conn
             .prepare_cached("SELECT content_type, data FROM document WHERE sha256 = ?1")?
-            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([sha256], |r| {
+                Ok(StoredDocument {
+                    content_type: r.get(0)?,
+                    bytes: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 

@@ -16,7 +16,7 @@ use rusqlite::{Connection, Transaction};
 pub const VERSION: i64 = 5;
 
 /// Brings the database to [`VERSION`], creating it when empty.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
         return Err(Error::SchemaTooNew {
