@@ -1,7 +1,7 @@
 //! The export request and result records, and the translation of a request into the core's
 //! [`phrkit::ExportRequest`].
 //!
-//! Dates, patient and types go through [`phrkit::ExportRequest::from_params`], the same parser
+//! Dates, patient and types go through [`phrkit::ExportRequest`]'s `with_*` builders, the checks
 //! the CLI and the HTTP operation use, so a bad date fails here with the same message naming
 //! the parameter (`start`, `end`, `_since`, `_type`, `patient`). The result carries the
 //! generated passphrase of a `.sphr` once, as a plain string: the app shows it to the user or
@@ -63,46 +63,37 @@ pub struct ExportRequest {
     pub include_sensitive: Vec<String>,
 }
 
-/// Parses sensitive-category codes (`all` = every category).
+/// Parses sensitive-category codes (`all` = every category), as every front does.
 pub(crate) fn categories(codes: &[String]) -> Result<Vec<phrkit::sensitivity::Category>, PhrError> {
-    let mut out = Vec::new();
-    for code in codes {
-        if code == "all" {
-            return Ok(phrkit::sensitivity::Category::ALL.to_vec());
-        }
-        out.push(phrkit::sensitivity::Category::from_code(code).ok_or_else(|| PhrError::InvalidInput {
-            reason: format!("`{code}` is not a sensitive category (mental-health, substance-use, sexual-health, hiv, restricted, all)"),
-        })?);
-    }
-    Ok(out)
+    Ok(phrkit::sensitivity::parse_categories(
+        codes.iter().map(String::as_str),
+        "includeSensitive",
+    )?)
 }
 
 impl ExportRequest {
     /// The core's request, checked as the `$phr-export` parameters are.
     pub(crate) fn to_core(&self) -> Result<phrkit::ExportRequest, PhrError> {
-        let types = self.types.join(",");
-        let mut params: Vec<(&str, &str)> = Vec::new();
-        let optional = [
-            ("patient", &self.patient),
-            ("start", &self.start),
-            ("end", &self.end),
-            ("_since", &self.since),
-        ];
-        for (name, value) in optional {
-            if let Some(v) = value {
-                params.push((name, v.as_str()));
-            }
-        }
-        if !types.is_empty() {
-            params.push(("_type", &types));
-        }
-        let mut req = phrkit::ExportRequest::from_params(params)?;
-        req.format = match self.format {
+        let format = match self.format {
             ExportFormat::Bundle => OutputFormat::Bundle,
             ExportFormat::Ndjson => OutputFormat::Ndjson,
             ExportFormat::Phr => OutputFormat::Phr,
             ExportFormat::Sphr => OutputFormat::Sphr,
         };
+        let mut req =
+            phrkit::ExportRequest::new(format).with_types(self.types.iter().map(String::as_str))?;
+        if let Some(p) = &self.patient {
+            req = req.with_patient(p)?;
+        }
+        if let Some(d) = &self.start {
+            req = req.with_start(d)?;
+        }
+        if let Some(d) = &self.end {
+            req = req.with_end(d)?;
+        }
+        if let Some(d) = &self.since {
+            req = req.with_since(d)?;
+        }
         req.passphrase = self.passphrase.clone().map(Secret::new);
         req.encrypt = self.encrypt;
         req.timestamp = self.timestamp;

@@ -212,15 +212,7 @@ impl PhrStore {
     /// The FHIR CapabilityStatement (JSON) describing what this build of phrkit implements:
     /// formats, `$phr-export` and `$import` with their parameters. Pure; works when closed.
     pub fn capability_statement(&self) -> String {
-        let table = phrkit::fhir::clinical::documented_table();
-        let today = phrkit::fhir::date::format_instant(phrkit::fhir::date::now_ms());
-        phrkit::capability::capability_statement(&phrkit::capability::CapabilityOptions {
-            software_version: env!("CARGO_PKG_VERSION"),
-            base_url: None,
-            date: today.get(..10).unwrap_or(&today),
-            clinical_dates: &table,
-        })
-        .to_string()
+        phrkit::capability::statement(None).to_string()
     }
 }
 

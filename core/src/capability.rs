@@ -98,8 +98,21 @@ fn export_documentation(clinical_dates: &[(&str, &[&str])]) -> String {
     doc
 }
 
-/// The server's CapabilityStatement (FHIR R4): its formats, the two operations and the
-/// resources they apply to. Pure; no I/O.
+/// The CapabilityStatement of this build as of today: the one every front serves (`base_url`
+/// `Some` for a server instance, `None` for the software).
+pub fn statement(base_url: Option<&str>) -> Value {
+    let table = crate::fhir::clinical::documented_table();
+    let today = crate::fhir::date::format_instant(crate::fhir::date::now_ms());
+    capability_statement(&CapabilityOptions {
+        software_version: env!("CARGO_PKG_VERSION"),
+        base_url,
+        date: today.get(..10).unwrap_or(&today),
+        clinical_dates: &table,
+    })
+}
+
+/// The CapabilityStatement (FHIR R4) for `opts`: its formats, the two operations and the
+/// resources they apply to. Pure; no I/O. Fronts call [`statement`].
 pub fn capability_statement(opts: &CapabilityOptions<'_>) -> Value {
     let export = json!({
         "name": "phr-export",

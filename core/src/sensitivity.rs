@@ -59,6 +59,34 @@ impl Category {
     }
 }
 
+/// Parses category codes as an option or parameter lists them (`mental-health`,
+/// `substance-use`, `sexual-health`, `hiv`, `restricted`, or `all` for every one), each once,
+/// in the order given. An unknown code is an error naming `param`. Every front (HTTP, CLI,
+/// SDK) parses through this one function.
+pub fn parse_categories<'a>(
+    codes: impl IntoIterator<Item = &'a str>,
+    param: &str,
+) -> crate::Result<Vec<Category>> {
+    let mut out = Vec::new();
+    for code in codes.into_iter().map(str::trim).filter(|c| !c.is_empty()) {
+        if code == "all" {
+            return Ok(Category::ALL.to_vec());
+        }
+        let cat = Category::from_code(code).ok_or_else(|| {
+            crate::Error::param(
+                param,
+                format!(
+                    "`{code}` is not one of: mental-health, substance-use, sexual-health, hiv, restricted, all"
+                ),
+            )
+        })?;
+        if !out.contains(&cat) {
+            out.push(cat);
+        }
+    }
+    Ok(out)
+}
+
 /// A set of categories as the stored bit mask.
 pub fn mask(categories: &[Category]) -> i64 {
     categories.iter().fold(0, |m, c| m | c.bit())

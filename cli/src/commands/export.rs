@@ -173,16 +173,7 @@ pub struct CapabilityArgs {
 /// `phrkit capability`: the CapabilityStatement (or an OperationDefinition) as JSON.
 pub fn capability(a: CapabilityArgs) -> anyhow::Result<ExitCode> {
     let value = match a.operation.as_deref() {
-        None => {
-            let table = phrkit::fhir::clinical::documented_table();
-            let today = phrkit::fhir::date::format_instant(phrkit::fhir::date::now_ms());
-            phrkit::capability::capability_statement(&phrkit::capability::CapabilityOptions {
-                software_version: env!("CARGO_PKG_VERSION"),
-                base_url: None,
-                date: &today[..10],
-                clinical_dates: &table,
-            })
-        }
+        None => phrkit::capability::statement(None),
         Some("phr-export") => phrkit::capability::phr_export_operation(),
         Some("import") | Some("phr-import") => phrkit::capability::phr_import_operation(),
         Some(other) => anyhow::bail!("unknown operation `{other}`: phr-export or import"),

@@ -103,16 +103,10 @@ pub fn sensitive_categories(
     let Some(list) = arg else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        if code == "all" {
-            return Ok(phrkit::sensitivity::Category::ALL.to_vec());
-        }
-        out.push(phrkit::sensitivity::Category::from_code(code).with_context(|| {
-            format!("`{code}` is not one of: mental-health, substance-use, sexual-health, hiv, restricted, all")
-        })?);
-    }
-    Ok(out)
+    Ok(phrkit::sensitivity::parse_categories(
+        list.split(','),
+        "--include-sensitive",
+    )?)
 }
 
 /// Prints a preview: counts by type, what stays home, the date span.

@@ -21,6 +21,7 @@ pub use crate::fhir::tags::EXPORT_CONTENTS_TAG;
 pub use attachments::DocumentFile;
 pub use file::ExportFile;
 pub use request::{DEFAULT_BASE_URL, ExportRequest};
+pub(crate) use select::resolve_patient;
 
 use crate::secret::Secret;
 
@@ -285,6 +286,47 @@ impl Write for CountingWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Who an export is about and the file name it suggests, known before any of it is written
+/// (a server's `Content-Disposition`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportTarget {
+    /// The Patient's id, resolved as the export resolves it.
+    pub patient: String,
+    /// The name [`ExportSummary::file_name`] will carry.
+    pub file_name: String,
+}
+
+impl Store {
+    /// The patient `req` exports (the one asked for, or the store's only one) and the file
+    /// name the export will suggest at `req.timestamp` (or now). Errors as the export's own.
+    pub fn export_target(&self, req: &ExportRequest) -> Result<ExportTarget> {
+        let snap = self.snapshot()?;
+        let patient = resolve_patient(&snap, req.patient.as_deref(), "export")?;
+        let now_ms = req.timestamp.unwrap_or_else(crate::fhir::date::now_ms);
+        Ok(ExportTarget {
+            file_name: suggested_name(req.format, &patient.json, now_ms),
+            patient: patient.id,
+        })
+    }
+}
+
+/// The file name an export in `format` of the Patient `patient_json` made at `now_ms`
+/// suggests: [`file_name`], or `record-<date>.sphr` (a `.sphr` name never shows who it is).
+pub(crate) fn suggested_name(format: OutputFormat, patient_json: &str, now_ms: i64) -> String {
+    let now = crate::fhir::date::format_instant(now_ms);
+    if format == OutputFormat::Sphr {
+        format!("{}.sphr", sphr_folder(now_ms))
+    } else {
+        file_name(patient_json, &now, format)
+    }
+}
+
+/// The top folder of a `.sphr` made at `now_ms`: `record-<date>`.
+pub(crate) fn sphr_folder(now_ms: i64) -> String {
+    let now = crate::fhir::date::format_instant(now_ms);
+    format!("record-{}", now.get(..10).unwrap_or("undated"))
 }
 
 /// `<Given>-<Family>-<yyyy-mm-dd>.<ext>` from the Patient's first name, reduced to letters,

@@ -1,4 +1,8 @@
 //! `$phr-export`'s parameters: parsed once, with errors that name the parameter.
+//!
+//! Every front builds its request through the same checks: the typed `with_*` builders
+//! (the SDK, share profiles, the CLI's own code) and [`ExportRequest::from_params`] (HTTP
+//! query strings and `Parameters`, the CLI's options), which is a thin adapter over them.
 
 use crate::error::{Error, Result};
 use crate::fhir::date::{DateRange, parse_fhir_date};
@@ -57,46 +61,86 @@ impl Default for ExportRequest {
 }
 
 impl ExportRequest {
-    /// Parses operation parameters as they arrive in a query string or on the command line.
-    /// Repeated `_type` parameters add up; unknown parameters are an error.
+    /// A request for the store's only patient (or one set with [`Self::with_patient`]) in
+    /// `format`, everything else at its default.
+    pub fn new(format: OutputFormat) -> Self {
+        ExportRequest {
+            format,
+            ..Default::default()
+        }
+    }
+
+    /// The Patient to export: `Patient/<id>` or `<id>`. Errors name `patient`.
+    pub fn with_patient(mut self, patient: &str) -> Result<Self> {
+        self.patient = Some(parse_patient(patient)?);
+        Ok(self)
+    }
+
+    /// `start`: a FHIR (partial) date; the range begins where it begins. Errors name `start`.
+    pub fn with_start(mut self, date: &str) -> Result<Self> {
+        self.start = Some(date_param("start", date)?);
+        Ok(self)
+    }
+
+    /// `end`: a FHIR (partial) date; the range ends where it ends. Errors name `end`.
+    pub fn with_end(mut self, date: &str) -> Result<Self> {
+        self.end = Some(date_param("end", date)?);
+        Ok(self)
+    }
+
+    /// `_since`: only what this store changed at or after this instant. Errors name `_since`.
+    pub fn with_since(mut self, instant: &str) -> Result<Self> {
+        self.since = Some(date_param("_since", instant)?.start);
+        Ok(self)
+    }
+
+    /// `_type`: only these R4 resource types (added to those already chosen, each once).
+    /// Errors name `_type`.
+    pub fn with_types<'a>(mut self, types: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        for ty in types.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+            if !crate::fhir::validate::schema().is_resource_type(ty) {
+                return Err(Error::param(
+                    "_type",
+                    format!("`{ty}` is not an R4 resource type"),
+                ));
+            }
+            if !self.types.iter().any(|t| t == ty) {
+                self.types.push(ty.to_string());
+            }
+        }
+        Ok(self)
+    }
+
+    /// Sensitive categories to include, as codes (see
+    /// [`crate::sensitivity::parse_categories`]). Errors name `includeSensitive`.
+    pub fn with_sensitive<'a>(mut self, codes: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        for cat in crate::sensitivity::parse_categories(codes, "includeSensitive")? {
+            if !self.include_sensitive.contains(&cat) {
+                self.include_sensitive.push(cat);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Parses operation parameters as they arrive in a query string or on the command line,
+    /// through the `with_*` builders. Repeated `_type` parameters add up; unknown parameters
+    /// are an error.
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
         let mut req = ExportRequest::default();
         for (name, value) in params {
-            match name {
-                "outputFormat" | "_outputFormat" => req.format = value.parse()?,
-                "patient" => req.patient = Some(parse_patient(value)?),
-                "start" => req.start = Some(date_param("start", value)?),
-                "end" => req.end = Some(date_param("end", value)?),
-                "_since" => req.since = Some(date_param("_since", value)?.start),
-                "_type" => {
-                    for ty in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                        if !crate::fhir::validate::schema().is_resource_type(ty) {
-                            return Err(Error::param(
-                                "_type",
-                                format!("`{ty}` is not an R4 resource type"),
-                            ));
-                        }
-                        if !req.types.iter().any(|t| t == ty) {
-                            req.types.push(ty.to_string());
-                        }
-                    }
-                }
-                "includeSensitive" => {
-                    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                        if code == "all" {
-                            req.include_sensitive = crate::sensitivity::Category::ALL.to_vec();
-                            continue;
-                        }
-                        let cat = crate::sensitivity::Category::from_code(code).ok_or_else(|| {
-                            Error::param("includeSensitive", format!("`{code}` is not one of: mental-health, substance-use, sexual-health, hiv, restricted, all"))
-                        })?;
-                        if !req.include_sensitive.contains(&cat) {
-                            req.include_sensitive.push(cat);
-                        }
-                    }
-                }
-                "encryption" => {
-                    req.encrypt = match value {
+            req = match name {
+                "outputFormat" | "_outputFormat" => ExportRequest {
+                    format: value.parse()?,
+                    ..req
+                },
+                "patient" => req.with_patient(value)?,
+                "start" => req.with_start(value)?,
+                "end" => req.with_end(value)?,
+                "_since" => req.with_since(value)?,
+                "_type" => req.with_types(value.split(','))?,
+                "includeSensitive" => req.with_sensitive(value.split(','))?,
+                "encryption" => ExportRequest {
+                    encrypt: match value {
                         "aes256" => true,
                         "none" => false,
                         _ => {
@@ -105,10 +149,11 @@ impl ExportRequest {
                                 "expected aes256 (default) or none",
                             ));
                         }
-                    }
-                }
+                    },
+                    ..req
+                },
                 other => return Err(Error::param(other, "unknown parameter of $phr-export")),
-            }
+            };
         }
         req.check()?;
         Ok(req)

@@ -12,8 +12,8 @@ use super::ExportRequest;
 use crate::error::{Error, Result};
 use crate::fhir::compartment::is_shared_type;
 use crate::sensitivity::{self, Category};
-use crate::store::Snapshot;
 use crate::store::selection::Compartment;
+use crate::store::{Snapshot, StoredResource};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What an export selects, resolved from the request without reading the compartment:
@@ -71,31 +71,8 @@ pub(crate) fn targets(refs: &str) -> impl Iterator<Item = (&str, &str)> {
 
 /// Resolves the patient and the filters: no pass over the compartment.
 pub(crate) fn scope(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Scope> {
-    let patient = match &req.patient {
-        Some(p) => p.clone(),
-        None => {
-            let ids = snap.patient_ids()?;
-            match ids.len() {
-                1 => ids.into_iter().next().unwrap_or_default(),
-                0 => {
-                    return Err(Error::NotFound(
-                        "the store holds no Patient to export".into(),
-                    ));
-                }
-                n => {
-                    return Err(Error::param(
-                        "patient",
-                        format!("required: the store holds {n} patients"),
-                    ));
-                }
-            }
-        }
-    };
-    let patient_json = snap
-        .get("Patient", &patient)?
-        .ok_or_else(|| Error::NotFound(format!("patient: Patient/{patient} is not in the store")))?
-        .json;
-
+    let found = resolve_patient(snap, req.patient.as_deref(), "export")?;
+    let (patient, patient_json) = (found.id, found.json);
     let left_out = sensitive_left_out(snap, &patient, req)?;
     Ok(Scope {
         compartment: Compartment {
@@ -108,6 +85,39 @@ pub(crate) fn scope(snap: &Snapshot<'_>, req: &ExportRequest) -> Result<Scope> {
         patient_json,
         left_out,
     })
+}
+
+/// The Patient an export or share is about: the one asked for (`Patient/<id>` or `<id>`),
+/// which must be stored, or else the store's only one. `action` names the operation in the
+/// errors: `NotFound` for no such patient (or none at all), a `patient` parameter error when
+/// several are stored and none was chosen.
+pub(crate) fn resolve_patient(
+    snap: &Snapshot<'_>,
+    requested: Option<&str>,
+    action: &str,
+) -> Result<StoredResource> {
+    let id = match requested {
+        Some(p) => p.trim_start_matches("Patient/").to_string(),
+        None => {
+            let mut ids = snap.patient_ids()?;
+            match ids.len() {
+                1 => ids.remove(0),
+                0 => {
+                    return Err(Error::NotFound(format!(
+                        "the store holds no Patient to {action}"
+                    )));
+                }
+                n => {
+                    return Err(Error::param(
+                        "patient",
+                        format!("required: the store holds {n} patients"),
+                    ));
+                }
+            }
+        }
+    };
+    snap.get("Patient", &id)?
+        .ok_or_else(|| Error::NotFound(format!("patient: Patient/{id} is not in the store")))
 }
 
 /// Counts the whole selection: compartment, sensitive exclusions and the shared resources

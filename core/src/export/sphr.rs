@@ -23,10 +23,7 @@ impl Snapshot<'_> {
         let now_ms = req.timestamp.unwrap_or_else(crate::fhir::date::now_ms);
         let mut req = req.clone();
         req.timestamp = Some(now_ms);
-        let folder = format!(
-            "record-{}",
-            &crate::fhir::date::format_instant(now_ms)[..10]
-        );
+        let folder = super::sphr_folder(now_ms);
         let (passphrase, generated) = match (req.encrypt, &req.passphrase) {
             (false, _) => (None, false),
             (true, Some(p)) if !p.expose().is_empty() => (Some(p.clone()), false),
@@ -62,7 +59,7 @@ impl Snapshot<'_> {
         summary.media_type = OutputFormat::Sphr.media_type();
         summary.bytes = counter.bytes;
         summary.documents = written.len() as u64;
-        summary.file_name = format!("{folder}.sphr");
+        summary.file_name = super::suggested_name(OutputFormat::Sphr, "", now_ms);
         summary.passphrase = if generated {
             passphrase
         } else {

@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::export::{DEFAULT_BASE_URL, ExportRequest};
 use crate::fhir::reference::literal_targets;
+use crate::media::OutputFormat;
 use crate::progress::NoProgress;
 use crate::sensitivity::{self, Category};
 use crate::store::{Search, Snapshot};
@@ -427,27 +428,17 @@ fn build_files(
             Ok((vec![file(bundle("document", all, &now))], None))
         }
         ShareProfile::Full | ShareProfile::Custom { .. } => {
-            let mut params: Vec<(&str, &str)> =
-                vec![("patient", patient), ("outputFormat", "bundle")];
-            let types;
-            if let ShareProfile::Custom {
-                types: t,
-                start,
-                end,
-            } = profile
-            {
-                types = t.join(",");
-                if !types.is_empty() {
-                    params.push(("_type", &types));
-                }
+            let mut req = ExportRequest::new(OutputFormat::Bundle).with_patient(patient)?;
+            if let ShareProfile::Custom { types, start, end } = profile {
+                req = req.with_types(types.iter().map(String::as_str))?;
                 if let Some(s) = start {
-                    params.push(("start", s));
+                    req = req.with_start(s)?;
                 }
                 if let Some(e) = end {
-                    params.push(("end", e));
+                    req = req.with_end(e)?;
                 }
             }
-            let mut req = ExportRequest::from_params(params)?;
+            req.check()?;
             req.include_sensitive = include.to_vec();
             let mut out = Vec::new();
             let summary = snap.export_unlogged(&req, &mut out, &NoProgress)?;
@@ -463,7 +454,7 @@ fn build_files(
 /// The whole record as a `.sphr` (unencrypted: the link's JWE protects it) wrapped in a FHIR
 /// `Binary`, so viewers that do not know `.sphr` still see valid FHIR.
 pub fn sphr_binary(snap: &Snapshot<'_>, patient: &str, include: &[Category]) -> Result<ShareFile> {
-    let mut req = ExportRequest::from_params([("patient", patient), ("outputFormat", "sphr")])?;
+    let mut req = ExportRequest::new(OutputFormat::Sphr).with_patient(patient)?;
     req.encrypt = false;
     req.include_sensitive = include.to_vec();
     let mut zip = Vec::new();

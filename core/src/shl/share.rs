@@ -450,26 +450,7 @@ pub fn accesses(link: &SharedLink) -> Result<Vec<Access>> {
 }
 
 fn share_patient(snap: &Snapshot<'_>, opts: &ShareOptions) -> Result<String> {
-    Ok(match &opts.patient {
-        Some(p) => p.trim_start_matches("Patient/").to_string(),
-        None => {
-            let ids = snap.patient_ids()?;
-            match ids.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return Err(Error::NotFound(
-                        "the store holds no Patient to share".into(),
-                    ));
-                }
-                _ => {
-                    return Err(Error::param(
-                        "patient",
-                        format!("required: the store holds {} patients", ids.len()),
-                    ));
-                }
-            }
-        }
-    })
+    Ok(crate::export::resolve_patient(snap, opts.patient.as_deref(), "share")?.id)
 }
 
 impl Store {

@@ -330,37 +330,10 @@ async fn export(state: FhirState, headers: &HeaderMap, call: Call) -> Response {
     response
 }
 
-/// Resolves the patient as the export will (the only one, or the one asked for) and returns
-/// the export's file name. Errors as the export's own: 404 unknown patient, 400 several.
+/// Resolves the patient as the export will and pins it in `req` (so the export streams the
+/// same one); returns the export's file name. Errors as the export's own.
 fn file_name(store: &Store, req: &mut ExportRequest) -> Result<String, phrkit::Error> {
-    let id = match &req.patient {
-        Some(id) => id.clone(),
-        None => {
-            let ids = store.patient_ids()?;
-            match ids.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return Err(phrkit::Error::NotFound(
-                        "the store holds no Patient to export".into(),
-                    ));
-                }
-                many => {
-                    return Err(phrkit::Error::param(
-                        "patient",
-                        format!("required: the store holds {} patients", many.len()),
-                    ));
-                }
-            }
-        }
-    };
-    let patient = store.get("Patient", &id)?.ok_or_else(|| {
-        phrkit::Error::NotFound(format!("patient: Patient/{id} is not in the store"))
-    })?;
-    req.patient = Some(id);
-    let now = phrkit::fhir::date::format_instant(req.timestamp.unwrap_or(0));
-    Ok(if req.format == OutputFormat::Sphr {
-        format!("record-{}.sphr", now.get(..10).unwrap_or("undated"))
-    } else {
-        phrkit::export::file_name(&patient.json, &now, req.format)
-    })
+    let target = store.export_target(req)?;
+    req.patient = Some(target.patient);
+    Ok(target.file_name)
 }
