@@ -10,16 +10,16 @@
 //!
 //! Only public https hosts are contacted, unless the app calls [`allow_local_hosts`] — a
 //! development switch for the whole app (like Android's cleartext-traffic setting), so a
-//! link's author cannot make a phone reach its own network (module `phrkit::shl::reach`).
+//! link's author cannot make a phone reach its own network (module `phrkit::net::reach`).
 //! [`SharedLink`]'s `toString`/`description` shows no link, id or token.
 
 use crate::error::PhrError;
 use crate::import::{ImportOptions, ImportReport};
 use crate::progress::{Forward, ProgressListener};
 use crate::store::PhrStore;
+use phrkit::net::reach::Reach;
 use phrkit::secret::Secret;
 use phrkit::shl::client::{HttpClient, ReceivedFile as CoreFile};
-use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{self as core, Received, ShareOptions as CoreOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

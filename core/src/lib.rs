@@ -36,6 +36,7 @@ pub mod generate;
 pub mod import;
 pub mod media;
 pub mod ndjson;
+pub mod net;
 pub mod private_files;
 pub mod progress;
 pub mod remote;

@@ -3,11 +3,11 @@
 //! authenticated content type wins over the manifest's; redirects are not followed; a link
 //! reaches this machine only when local hosts are allowed.
 
+use phrkit::net::reach::Reach;
 use phrkit::shl::ShlError;
 use phrkit::shl::client::{HttpClient, MAX_FILES};
 use phrkit::shl::jwe::{Compress, encrypt};
 use phrkit::shl::link::ShlPayload;
-use phrkit::shl::reach::Reach;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 

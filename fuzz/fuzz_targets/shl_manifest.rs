@@ -18,7 +18,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use phrkit::shl::client::{HttpClient, MAX_FILES};
-use phrkit::shl::reach::{Reach, check_url};
+use phrkit::net::reach::{Reach, check_url};
 use phrkit::shl::jwe::{Compress, encrypt};
 use phrkit::shl::link::ShlPayload;
 use serde_json::Value;

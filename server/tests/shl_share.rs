@@ -5,12 +5,12 @@ mod common;
 
 use common::host;
 use phrkit::ImportOptions;
+use phrkit::net::reach::Reach;
 use phrkit::progress::NoProgress;
 use phrkit::secret::Secret;
 use phrkit::shl::ShlError;
 use phrkit::shl::content::ShareProfile;
 use phrkit::shl::link::ShlPayload;
-use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, accesses, open_link, revoke};
 use phrkit::{Error, Store};
 use serde_json::Value;

@@ -4,10 +4,10 @@
 use crate::ui::table;
 use anyhow::bail;
 use phrkit::import::ImportSource;
+use phrkit::net::reach::Reach;
 use phrkit::progress::NoProgress;
 use phrkit::secret::Secret;
 use phrkit::shl::content::ShareProfile;
-use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, open_link};
 use phrkit::{ExportRequest, ImportOptions, Store};
 use std::io::BufWriter;

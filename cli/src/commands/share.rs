@@ -6,14 +6,14 @@
 //!
 //! The sharer's host is the user's own choice (`--host`), so it may be on this machine or the
 //! local network; the links `phrkit open` is given are a stranger's, so it reaches only public
-//! https hosts unless `--allow-local-hosts` says otherwise (module `phrkit::shl::reach`).
+//! https hosts unless `--allow-local-hosts` says otherwise (module `phrkit::net::reach`).
 
 use crate::StoreArgs;
 use crate::commands::import::{PipelineArgs, print_report, read_passphrase};
 use anyhow::Context;
+use phrkit::net::reach::Reach;
 use phrkit::secret::Secret;
 use phrkit::shl::content::ShareProfile;
-use phrkit::shl::reach::Reach;
 use phrkit::shl::share::{ShareOptions, SharedLink, open_link};
 use phrkit::{ImportOptions, Store};
 use serde_json::json;

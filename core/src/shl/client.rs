@@ -11,7 +11,8 @@
 
 use super::ShlError;
 use super::link::ShlPayload;
-use super::reach::{LocalAddressRefused, Reach, ReachResolver, check_url};
+use crate::net::Deadline;
+use crate::net::reach::{LocalAddressRefused, Reach, check_url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -118,19 +119,8 @@ impl HttpClient {
     /// A client reaching the hosts `reach` allows, with 30-second timeouts, that reads non-2xx
     /// answers instead of failing.
     pub fn new(reach: Reach) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            // A redirect could lead a link's capability URL (and the recipient's name) to
-            // another host, or from https to http: never followed.
-            .max_redirects(0)
-            .build();
         HttpClient {
-            agent: ureq::Agent::with_parts(
-                config,
-                ureq::unversioned::transport::DefaultConnector::default(),
-                ReachResolver::new(reach),
-            ),
+            agent: crate::net::agent(Deadline::Whole(Duration::from_secs(30)), reach),
             reach,
         }
     }

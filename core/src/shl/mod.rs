@@ -29,7 +29,6 @@ pub mod content;
 pub mod jwe;
 pub mod link;
 pub mod qr;
-pub mod reach;
 pub mod share;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

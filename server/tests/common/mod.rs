@@ -88,7 +88,7 @@ impl Host {
     ) -> phrkit::shl::share::ShareOptions {
         let mut opts = phrkit::shl::share::ShareOptions::new(self.base(), profile);
         opts.account_token = Some(phrkit::secret::Secret::new(ACCOUNT_TOKEN));
-        opts.reach = phrkit::shl::reach::Reach::Local;
+        opts.reach = phrkit::net::reach::Reach::Local;
         opts
     }
 

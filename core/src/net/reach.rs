@@ -25,7 +25,7 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
-use super::ShlError;
+use crate::error::ShlError;
 
 /// Which hosts the client may reach (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -17,17 +17,21 @@
 //! lines already stored are `unchanged`, so a second pull completes the record without
 //! duplicates; `_since` can narrow it when the server's clock is trusted.
 //!
-//! **Push** runs the export on the calling thread into a pipe (a bounded channel of 64 KiB
-//! chunks) whose reading end is the request body ureq sends from a second thread. If the
-//! export fails, the pipe reports an error so the upload is aborted, never completed as a
-//! truncated but valid-looking body.
+//! **Push** runs the export on the calling thread into a pipe ([`pipe`]: a bounded channel of
+//! 64 KiB chunks) whose reading end is the request body ureq sends from a second thread. If
+//! the export fails, the pipe reports an error so the upload is aborted, never completed as
+//! a truncated but valid-looking body.
 //!
 //! Both block; call them off the main thread. Tokens are sent only in the `Authorization`
 //! header and appear in no error message.
 
+mod lines;
+mod pipe;
+
+pub use lines::{CompleteLines, LineState};
+
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -36,6 +40,8 @@ use serde_json::Value;
 use crate::export::{ExportRequest, ExportSummary};
 use crate::import::{ImportOptions, ImportReport, ImportSource};
 use crate::media::OutputFormat;
+use crate::net::Deadline;
+use crate::net::reach::Reach;
 use crate::progress::ProgressListener;
 use crate::store::Store;
 
@@ -104,17 +110,18 @@ pub struct PushReport {
     pub outcome: Value,
 }
 
+/// The agent for a server the user named: any address (its URL passed
+/// [`secure_transport`]), the record streaming for as long as it takes.
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .into()
+    crate::net::agent(
+        Deadline::Connect(std::time::Duration::from_secs(30)),
+        Reach::Local,
+    )
 }
 
 /// Records and tokens travel over https only; plain http is for this machine (loopback).
 fn secure_transport(base_url: &str) -> Result<(), RemoteError> {
-    if crate::shl::reach::https_or_loopback(base_url) {
+    if crate::net::reach::https_or_loopback(base_url) {
         Ok(())
     } else {
         Err(crate::Error::param(
@@ -217,164 +224,6 @@ pub fn pull(
     })
 }
 
-/// What [`CompleteLines`] has seen, shared with the caller.
-#[derive(Debug, Clone, Default)]
-pub struct LineState {
-    /// Bytes and lines received so far.
-    pub progress: PullProgress,
-    /// Set when the inner reader failed mid-stream.
-    pub cut: Option<Cut>,
-}
-
-/// A reader that passes on only complete lines and turns a mid-stream failure into a clean
-/// end at the last complete line (recording the cut in the shared [`LineState`]). A final line
-/// without a newline is complete only if the stream ended cleanly.
-pub struct CompleteLines<'p, R> {
-    inner: R,
-    /// Received, not yet passed on; `buf[..ready]` is whole lines.
-    buf: Vec<u8>,
-    pos: usize,
-    ready: usize,
-    done: bool,
-    last_report: u64,
-    state: Arc<Mutex<LineState>>,
-    progress: &'p (dyn Fn(&PullProgress) + Sync),
-}
-
-impl<'p, R: Read> CompleteLines<'p, R> {
-    /// Wraps `inner`; `total` is the expected size if known; `state` receives the counts.
-    pub fn new(
-        inner: R,
-        total: Option<u64>,
-        state: Arc<Mutex<LineState>>,
-        progress: &'p (dyn Fn(&PullProgress) + Sync),
-    ) -> Self {
-        if let Ok(mut s) = state.lock() {
-            s.progress.total_bytes = total;
-        }
-        CompleteLines {
-            inner,
-            buf: Vec::with_capacity(128 * 1024),
-            pos: 0,
-            ready: 0,
-            done: false,
-            last_report: 0,
-            state,
-            progress,
-        }
-    }
-
-    /// Counts the lines in `buf[from..to]` (each ending at a newline, or at `to`).
-    fn count_lines(&mut self, from: usize, to: usize, received: u64) {
-        let Ok(mut s) = self.state.lock() else { return };
-        s.progress.bytes = received;
-        for line in self.buf[from..to].split(|&b| b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            s.progress.resources += 1;
-            let ty = resource_type(line).unwrap_or("(unknown)");
-            *s.progress.by_type.entry(ty.to_owned()).or_insert(0) += 1;
-        }
-        if received - self.last_report >= 256 * 1024 || self.done {
-            self.last_report = received;
-            (self.progress)(&s.progress);
-        }
-    }
-
-    fn fill(&mut self) {
-        self.buf.drain(..self.pos);
-        self.ready -= self.pos;
-        self.pos = 0;
-        let start = self.buf.len();
-        self.buf.resize(start + 64 * 1024, 0);
-        let result = loop {
-            match self.inner.read(&mut self.buf[start..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let received = self
-            .state
-            .lock()
-            .map(|s| s.progress.bytes)
-            .unwrap_or_default();
-        match result {
-            Ok(0) => {
-                self.buf.truncate(start);
-                self.done = true;
-                let from = self.ready;
-                self.ready = self.buf.len();
-                self.count_lines(from, self.ready, received);
-            }
-            Ok(n) => {
-                self.buf.truncate(start + n);
-                if let Some(nl) = self.buf[start..].iter().rposition(|&b| b == b'\n') {
-                    let from = self.ready;
-                    self.ready = start + nl + 1;
-                    self.count_lines(from, self.ready - 1, received + n as u64);
-                } else if let Ok(mut s) = self.state.lock() {
-                    s.progress.bytes = received + n as u64;
-                }
-            }
-            Err(e) => {
-                self.buf.truncate(start);
-                self.done = true;
-                let dropped = (self.buf.len() - self.ready) as u64;
-                self.buf.truncate(self.ready);
-                if let Ok(mut s) = self.state.lock() {
-                    s.cut = Some(Cut {
-                        bytes_received: received,
-                        lines_kept: s.progress.resources,
-                        bytes_dropped: dropped,
-                        reason: format!("{} ({})", e.kind(), cut_reason(&e)),
-                    });
-                    (self.progress)(&s.progress);
-                }
-            }
-        }
-    }
-}
-
-/// A short reason for a cut, free of URLs.
-fn cut_reason(e: &io::Error) -> &'static str {
-    match e.kind() {
-        io::ErrorKind::UnexpectedEof => "the connection closed before the end of the body",
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-            "the connection was reset"
-        }
-        io::ErrorKind::TimedOut => "the transfer timed out",
-        _ => "the transfer failed",
-    }
-}
-
-impl<R: Read> Read for CompleteLines<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.ready {
-            if self.done {
-                return Ok(0);
-            }
-            self.fill();
-        }
-        let n = out.len().min(self.ready - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// `resourceType` of an NDJSON line, when it is the first member (as every exporter writes).
-fn resource_type(line: &[u8]) -> Option<&str> {
-    let head = &line[..line.len().min(64)];
-    let text = std::str::from_utf8(head)
-        .ok()
-        .or_else(|| std::str::from_utf8(&head[..head.len().saturating_sub(3)]).ok())?;
-    let rest = text.split_once("\"resourceType\"")?.1;
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    rest.split_once('"').map(|(t, _)| t)
-}
-
 /// Exports `req` from `store` and streams it to `POST <base_url>/Bundle/$import?<params>`,
 /// where `params` are `$import`'s (`strategy`, `mode`, `conflict`, `on_invalid`). For `sphr`
 /// the passphrase (`req.passphrase`, required when encrypting) goes in `X-PHR-Passphrase`.
@@ -409,7 +258,7 @@ pub fn push(
     };
     secure_transport(base_url)?;
     let url = endpoint(base_url, "/Bundle/$import", params);
-    let (tx, rx) = sync_channel::<Piece>(4);
+    let (mut writer, reader) = pipe::pipe();
     let auth = format!("Bearer {token}");
     std::thread::scope(|scope| {
         let upload = scope.spawn(move || {
@@ -422,11 +271,6 @@ pub fn push(
             if let Some(p) = &passphrase {
                 request = request.header("X-PHR-Passphrase", p);
             }
-            let reader = PipeReader {
-                rx,
-                current: Vec::new(),
-                pos: 0,
-            };
             let mut response = request
                 .send(ureq::SendBody::from_owned_reader(reader))
                 .map_err(transport)?;
@@ -444,20 +288,14 @@ pub fn push(
                 diagnostics: "the answer is not an OperationOutcome".into(),
             })
         });
-        let mut writer = PipeWriter {
-            tx,
-            buf: Vec::with_capacity(PIPE_CHUNK),
-        };
         let exported = store.export(req, &mut writer, progress);
         match &exported {
             Ok(_) => {
                 let _ = writer.flush();
+                drop(writer);
             }
-            Err(_) => {
-                let _ = writer.tx.send(Piece::Abort);
-            }
+            Err(_) => writer.abort(),
         }
-        drop(writer);
         let uploaded = upload
             .join()
             .map_err(|_| RemoteError::Transport("the upload thread failed".into()))?;
@@ -471,68 +309,10 @@ pub fn push(
     })
 }
 
-const PIPE_CHUNK: usize = 64 * 1024;
-
-enum Piece {
-    Data(Vec<u8>),
-    Abort,
-}
-
-/// The export end of the push pipe.
-struct PipeWriter {
-    tx: SyncSender<Piece>,
-    buf: Vec<u8>,
-}
-
-impl Write for PipeWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= PIPE_CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(PIPE_CHUNK));
-        self.tx
-            .send(Piece::Data(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped"))
-    }
-}
-
-/// The request-body end of the push pipe.
-struct PipeReader {
-    rx: Receiver<Piece>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(Piece::Data(chunk)) => {
-                    self.current = chunk;
-                    self.pos = 0;
-                }
-                Ok(Piece::Abort) => return Err(io::Error::other("the local export failed")),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{self, Read};
 
     #[test]
     fn records_never_travel_over_plain_http_to_another_machine() {
