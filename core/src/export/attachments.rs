@@ -31,7 +31,7 @@ pub(crate) enum Mode {
 pub struct DocumentFile {
     /// Path relative to the `.phr` (`documents/<id>.<ext>`).
     pub path: String,
-    /// SHA-256 (hex) of the bytes in the snap.
+    /// SHA-256 (hex) of the bytes in the store.
     pub sha256: String,
 }
 

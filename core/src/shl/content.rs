@@ -1,4 +1,4 @@
-//! What a share contains: one FHIR Bundle per share profile, built from the snap.
+//! What a share contains: one FHIR Bundle per share profile, built from the store.
 //!
 //! The profiles follow the seed's use cases. `emergency` is an International Patient
 //! Summary document (Composition LOINC 60591-5 with the IPS sections for allergies,
@@ -15,9 +15,13 @@ use crate::media::OutputFormat;
 use crate::progress::NoProgress;
 use crate::sensitivity::{self, Category};
 use crate::store::{Search, Snapshot};
+use picks::{PHARMACY, REFERRAL, Selector, TRAVEL};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+
+mod ips;
+mod picks;
 
 /// Media type of every file a profile produces.
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -106,95 +110,6 @@ impl std::fmt::Debug for ShareFile {
     }
 }
 
-fn code_of(r: &Value, path: &str) -> Option<String> {
-    r.pointer(path).and_then(Value::as_str).map(str::to_string)
-}
-
-fn active_condition(r: &Value) -> bool {
-    matches!(
-        code_of(r, "/clinicalStatus/coding/0/code").as_deref(),
-        Some("active" | "recurrence" | "relapse") | None
-    ) && code_of(r, "/verificationStatus/coding/0/code").as_deref() != Some("entered-in-error")
-}
-
-fn active_allergy(r: &Value) -> bool {
-    !matches!(
-        code_of(r, "/clinicalStatus/coding/0/code").as_deref(),
-        Some("inactive" | "resolved")
-    ) && code_of(r, "/verificationStatus/coding/0/code").as_deref() != Some("entered-in-error")
-}
-
-fn active_medication(r: &Value) -> bool {
-    matches!(
-        code_of(r, "/status").as_deref(),
-        Some("active" | "on-hold" | "intended")
-    )
-}
-
-fn is_lab(r: &Value) -> bool {
-    r.get("category")
-        .and_then(Value::as_array)
-        .is_some_and(|cats| {
-            cats.iter()
-                .any(|c| c.pointer("/coding/0/code").and_then(Value::as_str) == Some("laboratory"))
-        })
-}
-
-/// Reads the patient's resources for a profile, leaving out sensitive categories the
-/// patient has not opted in to and counting what it leaves out.
-struct Selector<'s> {
-    snap: &'s Snapshot<'s>,
-    patient: &'s str,
-    left_out: i64,
-    excluded: std::cell::RefCell<BTreeMap<String, u64>>,
-}
-
-impl Selector<'_> {
-    /// Current resources of `types` in the patient's compartment, oldest first.
-    fn load(&self, types: &[&str]) -> Result<Vec<Value>> {
-        let search = Search {
-            patient: Some(self.patient.to_string()),
-            types: types.iter().map(|t| t.to_string()).collect(),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        for r in self.snap.search(&search)? {
-            if r.sensitive & self.left_out != 0 {
-                let mut excluded = self.excluded.borrow_mut();
-                for cat in sensitivity::categories(r.sensitive & self.left_out) {
-                    *excluded.entry(cat.code().to_string()).or_insert(0) += 1;
-                }
-                continue;
-            }
-            out.push(
-                serde_json::from_str(&r.json)
-                    .map_err(|_| Error::InvalidInput("stored JSON does not parse".into()))?,
-            );
-        }
-        Ok(out)
-    }
-}
-
-/// The most recent `n` of `items` (they arrive oldest first).
-fn latest(mut items: Vec<Value>, n: usize) -> Vec<Value> {
-    let skip = items.len().saturating_sub(n);
-    items.drain(..skip);
-    items
-}
-
-/// The latest lab result per code, at most `n`.
-fn latest_per_code(labs: Vec<Value>, n: usize) -> Vec<Value> {
-    let mut by_code: Vec<(String, Value)> = Vec::new();
-    for r in labs {
-        let code = code_of(&r, "/code/coding/0/code").unwrap_or_default();
-        match by_code.iter_mut().find(|(c, _)| *c == code) {
-            Some(slot) => slot.1 = r,
-            None => by_code.push((code, r)),
-        }
-    }
-    latest(by_code.into_iter().map(|(_, r)| r).collect(), n)
-}
-
 /// Shared resources (no patient compartment) the selection references, transitively.
 fn referenced_shared(snap: &Snapshot<'_>, selected: &[Value]) -> Result<Vec<Value>> {
     let mut seen: std::collections::HashSet<String> = selected
@@ -236,10 +151,6 @@ fn entry(r: &Value) -> Value {
     })
 }
 
-fn reference(r: &Value) -> Value {
-    json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))})
-}
-
 fn bundle(kind: &str, resources: Vec<Value>, now: &str) -> Value {
     let id = uuid::Uuid::new_v4().to_string();
     let mut b = json!({
@@ -253,21 +164,6 @@ fn bundle(kind: &str, resources: Vec<Value>, now: &str) -> Value {
         b["identifier"] = json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}")});
     }
     b
-}
-
-/// An IPS section: LOINC code, title, entries, narrative; `emptyReason` when empty.
-fn ips_section(title: &str, loinc: &str, entries: &[Value]) -> Value {
-    let mut s = json!({
-        "title": title,
-        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
-        "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{title}: {} entries</div>", entries.len())},
-    });
-    if entries.is_empty() {
-        s["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
-    } else {
-        s["entry"] = json!(entries.iter().map(reference).collect::<Vec<_>>());
-    }
-    s
 }
 
 /// What a profile produced: the files, and what was left out as sensitive.
@@ -335,92 +231,19 @@ fn build_files(
         all.extend(shared);
         Ok((vec![file(bundle("collection", all, &now))], None))
     };
-    let meds = || -> Result<Vec<Value>> {
-        Ok(sel
-            .load(&["MedicationRequest", "MedicationStatement"])?
-            .into_iter()
-            .filter(active_medication)
-            .collect())
-    };
-    let allergies = || -> Result<Vec<Value>> {
-        Ok(sel
-            .load(&["AllergyIntolerance"])?
-            .into_iter()
-            .filter(active_allergy)
-            .collect())
-    };
-    let labs = || -> Result<Vec<Value>> {
-        Ok(latest_per_code(
-            sel.load(&["Observation"])?
-                .into_iter()
-                .filter(is_lab)
-                .collect(),
-            30,
-        ))
-    };
-    let problems = || -> Result<Vec<Value>> {
-        Ok(sel
-            .load(&["Condition"])?
-            .into_iter()
-            .filter(active_condition)
-            .collect())
-    };
     match profile {
-        ShareProfile::Pharmacy => {
-            let mut picked = meds()?;
-            picked.extend(allergies()?);
-            collection(picked)
-        }
-        ShareProfile::Travel => {
-            let mut picked = sel.load(&["Immunization"])?;
-            picked.extend(allergies()?);
-            collection(picked)
-        }
-        ShareProfile::Referral => {
-            let mut picked = problems()?;
-            picked.extend(latest(sel.load(&["Procedure"])?, 20));
-            picked.extend(labs()?);
-            picked.extend(meds()?);
-            collection(picked)
-        }
+        ShareProfile::Pharmacy => collection(sel.pick_all(PHARMACY)?),
+        ShareProfile::Travel => collection(sel.pick_all(TRAVEL)?),
+        ShareProfile::Referral => collection(sel.pick_all(REFERRAL)?),
         ShareProfile::Emergency => {
-            let allergy = allergies()?;
-            let medication = meds()?;
-            let active_problems = problems()?;
-            let immunizations = sel.load(&["Immunization"])?;
-            let results = labs()?;
-            let procedures = latest(sel.load(&["Procedure"])?, 20);
-            let sections = vec![
-                ips_section("Allergies and Intolerances", "48765-2", &allergy),
-                ips_section("Medication Summary", "10160-0", &medication),
-                ips_section("Problem List", "11450-4", &active_problems),
-                ips_section("Immunizations", "11369-6", &immunizations),
-                ips_section("Results", "30954-2", &results),
-                ips_section("History of Procedures", "47519-4", &procedures),
-            ];
-            let composition = json!({
-                "resourceType": "Composition",
-                "id": uuid::Uuid::new_v4().to_string(),
-                "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">International Patient Summary</div>"},
-                "status": "final",
-                "type": {"coding": [{"system": "http://loinc.org", "code": "60591-5", "display": "Patient summary Document"}]},
-                "subject": {"reference": format!("Patient/{patient}")},
-                "date": now,
-                "author": [{"display": crate::SOFTWARE}],
-                "title": "International Patient Summary",
-                "section": sections,
-            });
+            let mut sections = Vec::new();
             let mut selected: Vec<Value> = Vec::new();
-            for group in [
-                allergy,
-                medication,
-                active_problems,
-                immunizations,
-                results,
-                procedures,
-            ] {
-                selected.extend(group);
+            for section in ips::SECTIONS {
+                let entries = sel.pick(section.pick)?;
+                sections.push(ips::section(section, &entries));
+                selected.extend(entries);
             }
+            let composition = ips::composition(patient, &now, sections);
             let shared = referenced_shared(snap, &selected)?;
             let mut all = vec![composition, patient_resource.clone()];
             all.extend(selected);
