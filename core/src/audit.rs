@@ -213,7 +213,7 @@ fn append(tx: &WriteTx<'_>, mut value: Value) -> Result<()> {
     }
     let version = current.as_ref().map_or(1, |c| c.version + 1);
     let json = if version == 1 {
-        d.json
+        d.json.clone()
     } else {
         set_meta(&mut value, version, &now);
         value.to_string()
@@ -224,15 +224,10 @@ fn append(tx: &WriteTx<'_>, mut value: Value) -> Result<()> {
             ty: &ty,
             id: &id,
             version,
-            patient: d.patient.as_deref(),
-            period: d.period,
             last_updated: crate::fhir::date::now_ms(),
-            source_updated: None,
-            hash: &d.hash,
-            refs: &d.refs,
             run: None,
             json: &json,
-            sensitive: d.sensitive,
+            derived: &d,
         },
     )?;
     Ok(())

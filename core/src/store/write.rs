@@ -5,8 +5,8 @@
 //! [`WriteTx::commit`], and dropping a `WriteTx` rolls it back. Kept apart from the read API
 //! ([`super::Snapshot`]) so the write path is easy to audit for atomicity.
 
+use super::derive::Derived;
 use crate::error::Result;
-use crate::fhir::date::DateRange;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The current version of a resource, as the importer needs it.
@@ -27,15 +27,14 @@ pub(crate) struct NewVersion<'a> {
     pub ty: &'a str,
     pub id: &'a str,
     pub version: i64,
-    pub patient: Option<&'a str>,
-    pub period: Option<DateRange>,
+    /// When this store wrote it (epoch ms).
     pub last_updated: i64,
-    pub source_updated: Option<i64>,
-    pub hash: &'a [u8],
-    pub refs: &'a str,
+    /// The import run that wrote it; `None` for what the library itself writes.
     pub run: Option<i64>,
+    /// The JSON to store (with this version's `meta`).
     pub json: &'a str,
-    pub sensitive: i64,
+    /// Its stored columns (see [`super::derive`]).
+    pub derived: &'a Derived,
 }
 
 /// A resource an import parks until the names it references are known.
@@ -106,8 +105,12 @@ impl<'c> WriteTx<'c> {
 
     /// Writes a new version and retires `previous` (the row it supersedes), if any; returns the
     /// new version's row.
+    /// Writes a new version, with its business identifiers, and retires `previous` (the row
+    /// it supersedes), if any; returns the new version's row. The one version-write path:
+    /// imports and the library's own resources (the access log) both write through it.
     pub(crate) fn insert_version(&self, previous: Option<i64>, v: &NewVersion<'_>) -> Result<i64> {
         let conn: &Connection = &self.0;
+        let d = v.derived;
         if let Some(row) = previous {
             conn.prepare_cached("UPDATE resource_version SET current = 0 WHERE row = ?1")?
                 .execute([row])?;
@@ -121,26 +124,23 @@ impl<'c> WriteTx<'c> {
             v.ty,
             v.id,
             v.version,
-            v.patient,
-            v.period.map(|p| p.start),
-            v.period.map(|p| p.end),
+            d.patient,
+            d.period.map(|p| p.start),
+            d.period.map(|p| p.end),
             v.last_updated,
-            v.source_updated,
-            v.hash,
-            v.refs,
+            d.source_updated,
+            &d.hash[..],
+            d.refs,
             v.run,
             v.json,
-            v.sensitive
+            d.sensitive
         ])?;
-        Ok(conn.last_insert_rowid())
+        let row = conn.last_insert_rowid();
+        self.add_identifiers(v.ty, v.id, &d.identifiers)?;
+        Ok(row)
     }
 
-    pub(crate) fn add_identifiers(
-        &self,
-        ty: &str,
-        id: &str,
-        identifiers: &[(String, String)],
-    ) -> Result<()> {
+    fn add_identifiers(&self, ty: &str, id: &str, identifiers: &[(String, String)]) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "INSERT INTO identifier (type, system, value, id) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (type, system, value) DO UPDATE SET shared = 1 WHERE id <> excluded.id",

@@ -468,18 +468,12 @@ impl<'t> Applier<'t> {
                 ty: &c.ty,
                 id: &c.id,
                 version,
-                patient: d.patient.as_deref(),
-                period: d.period,
                 last_updated: self.now_ms,
-                source_updated: d.source_updated,
-                hash: &d.hash,
-                refs: &d.refs,
                 run: Some(self.run),
                 json: &d.json,
-                sensitive: d.sensitive,
+                derived: d,
             },
         )?;
-        self.tx.add_identifiers(&c.ty, &c.id, &d.identifiers)?;
         Ok(row)
     }
 }
