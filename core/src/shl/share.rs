@@ -84,6 +84,28 @@ impl ShareOptions {
             include_sensitive: Vec::new(),
         }
     }
+
+    /// The rules options must follow before anything is built or sent: a viewer on an
+    /// address this client may reach, no passcode on a direct-file link. `share` and
+    /// `preview_share` check them first; a front may call this as soon as it has the options.
+    pub fn check(&self) -> Result<()> {
+        if let Some(viewer) = &self.viewer
+            && check_url(viewer, self.reach).is_err()
+        {
+            return Err(Error::param(
+                "viewer",
+                "a viewer URL must be https on a public host (a local one only in the \
+                 development setting)",
+            ));
+        }
+        if self.direct_file && self.passcode.is_some() {
+            return Err(Error::param(
+                "passcode",
+                "a direct-file (U) link cannot have a passcode",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A link that was shared, with what is needed to manage it. Its `Debug` leaves out the
@@ -150,6 +172,7 @@ impl Store {
     /// What sharing with `opts` would send — counts by type, sensitive categories left out,
     /// clinical date span — without contacting the host or logging anything.
     pub fn preview_share(&self, opts: &ShareOptions) -> Result<crate::export::Preview> {
+        opts.check()?;
         let snap = self.snapshot()?;
         let patient = share_patient(&snap, opts)?;
         let built = build(&snap, &patient, &opts.profile, &opts.include_sensitive)?;
@@ -203,21 +226,7 @@ impl Store {
         opts: &ShareOptions,
         progress: &dyn ProgressListener,
     ) -> Result<SharedLink> {
-        if let Some(viewer) = &opts.viewer
-            && check_url(viewer, opts.reach).is_err()
-        {
-            return Err(Error::param(
-                "viewer",
-                "a viewer URL must be https on a public host (a local one only in the \
-                 development setting)",
-            ));
-        }
-        if opts.direct_file && opts.passcode.is_some() {
-            return Err(Error::param(
-                "passcode",
-                "a direct-file (U) link cannot have a passcode",
-            ));
-        }
+        opts.check()?;
         let (patient, built, files) = {
             let snap = self.snapshot()?;
             let patient = share_patient(&snap, opts)?;
