@@ -160,7 +160,9 @@ impl From<Error> for PhrError {
             }
             Error::NotFound(_) => PhrError::NotFound { reason },
             Error::SchemaTooNew { .. } | Error::Unsupported(_) => PhrError::Unsupported { reason },
-            Error::ImportAborted(_) => PhrError::Conflict { reason },
+            Error::ImportAborted(_) | Error::VersionMismatch { .. } => {
+                PhrError::Conflict { reason }
+            }
             Error::PassphraseRequired => PhrError::PassphraseRequired { reason },
             Error::WrongPassphrase => PhrError::WrongPassphrase { reason },
             Error::KeyRequired => PhrError::KeyRequired { reason },

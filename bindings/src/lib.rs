@@ -24,6 +24,7 @@ mod error;
 mod export;
 mod import;
 mod progress;
+mod records;
 mod share;
 mod store;
 mod types;

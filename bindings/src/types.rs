@@ -31,3 +31,30 @@ impl From<phrkit::store::Stats> for Stats {
         }
     }
 }
+
+/// One stored version of a resource, with its envelope.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StoredRecord {
+    /// Its `resourceType`.
+    pub resource_type: String,
+    /// Its logical id.
+    pub id: String,
+    /// Its version (`meta.versionId`), from 1. Pass it to `update` and `deleteVersion`.
+    pub version: i64,
+    /// When this store wrote it, epoch milliseconds (`meta.lastUpdated`).
+    pub last_updated_ms: i64,
+    /// The FHIR JSON as stored.
+    pub json: String,
+}
+
+impl From<phrkit::StoredResource> for StoredRecord {
+    fn from(r: phrkit::StoredResource) -> Self {
+        StoredRecord {
+            resource_type: r.resource_type,
+            id: r.id,
+            version: r.version,
+            last_updated_ms: r.last_updated,
+            json: r.json,
+        }
+    }
+}

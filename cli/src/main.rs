@@ -128,6 +128,10 @@ enum Command {
     History(commands::records::OneArgs),
     /// Delete one resource (its history is kept).
     Delete(commands::records::OneArgs),
+    /// Remove one resource and all its versions; their bytes leave the store file.
+    Purge(commands::records::OneArgs),
+    /// Erase the whole store ("delete my data"); needs --yes-erase-everything.
+    Wipe(commands::records::WipeArgs),
     /// What imports kept aside as invalid (`--on-invalid quarantine`), with the reasons.
     Quarantine(StoreArgs),
     /// Write a deterministic synthetic record as NDJSON.
@@ -164,6 +168,8 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::records::search(a),
         Command::History(a) => commands::records::history(a),
         Command::Delete(a) => commands::records::delete(a),
+        Command::Purge(a) => commands::records::purge(a),
+        Command::Wipe(a) => commands::records::wipe(a),
         Command::Quarantine(a) => commands::records::quarantine(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),

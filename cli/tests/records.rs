@@ -133,3 +133,50 @@ fn get_search_history_delete_and_quarantine_work_on_a_real_store() {
         stderr(&bad_date)
     );
 }
+
+#[test]
+fn purge_and_wipe_erase_from_the_store_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let marked = observation("o9", "2021-05-06", 70).replace("Weight", "Weight Zqxjkvbn");
+    import(
+        &db,
+        dir.path(),
+        "first.ndjson",
+        &[PATIENT.to_string(), marked],
+        &[],
+    );
+    let holds = |needle: &str| {
+        let mut hay = std::fs::read(&db).unwrap();
+        if let Ok(wal) = std::fs::read(format!("{}-wal", db.display())) {
+            hay.extend(wal);
+        }
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    };
+    assert!(holds("Zqxjkvbn"), "the check sees stored text");
+
+    let purged = phrkit(&db, &["purge", "Observation/o9"]);
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    assert!(!holds("Zqxjkvbn"), "no byte of it left in the file");
+    assert_eq!(
+        phrkit(&db, &["purge", "Observation/o9"]).status.code(),
+        Some(1)
+    );
+    assert!(phrkit(&db, &["get", "Patient/p1"]).status.success());
+
+    let refused = phrkit(&db, &["wipe"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--yes-erase-everything"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        phrkit(&db, &["get", "Patient/p1"]).status.success(),
+        "nothing erased"
+    );
+    let wiped = phrkit(&db, &["wipe", "--yes-erase-everything"]);
+    assert!(wiped.status.success(), "{}", stderr(&wiped));
+    assert_eq!(phrkit(&db, &["get", "Patient/p1"]).status.code(), Some(1));
+    assert!(!holds("Doe"), "the patient's name is gone too");
+}

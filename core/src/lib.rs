@@ -39,6 +39,7 @@ pub mod ndjson;
 pub mod net;
 pub mod private_files;
 pub mod progress;
+pub mod records;
 pub mod remote;
 pub mod secret;
 pub mod sensitivity;

@@ -90,6 +90,23 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let again = import_while_reading(&phone, &record)?;
     println!("{}", again.summary());
+    let first = phone.patient_ids()?.into_iter().next().unwrap_or_default();
+    let reported = phone.create(
+        &serde_json::json!({
+            "resourceType": "AllergyIntolerance",
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+            "code": {"text": "Penicillin (self-reported)"},
+            "patient": {"reference": format!("Patient/{first}")},
+        })
+        .to_string(),
+    )?;
+    println!(
+        "the patient adds a self-reported allergy in the app: {}/{} version {} (meta.source {})",
+        reported.resource_type,
+        reported.id,
+        reported.version,
+        phrkit::records::APP_SOURCE
+    );
 
     step(
         4,

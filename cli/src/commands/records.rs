@@ -103,6 +103,40 @@ pub fn delete(a: OneArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `phrkit purge`: one resource and every version of it, gone from the store file.
+pub fn purge(a: OneArgs) -> anyhow::Result<ExitCode> {
+    let (ty, id) = type_and_id(&a.resource)?;
+    if a.store.open()?.purge(ty, id)? {
+        eprintln!("purged {ty}/{id}: every version removed, its bytes overwritten in the file");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{ty}/{id} is not in the store: nothing purged");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Options of `phrkit wipe`.
+#[derive(clap::Args)]
+pub struct WipeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Required: says you mean it (everything in the store is erased, the access log too).
+    #[arg(long)]
+    pub yes_erase_everything: bool,
+}
+
+/// `phrkit wipe`: the whole store emptied ("delete my data"), its bytes overwritten.
+pub fn wipe(a: WipeArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.yes_erase_everything,
+        "wipe erases every record, document and log entry of {}: add --yes-erase-everything",
+        a.store.db.display()
+    );
+    a.store.open()?.wipe()?;
+    eprintln!("wiped {}: the store is empty", a.store.db.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `phrkit search`: current resources in clinical-date order, streamed as NDJSON.
 pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
     let date = |name: &str, value: &Option<String>| -> anyhow::Result<Option<DateRange>> {

@@ -44,6 +44,17 @@ pub enum Error {
         /// Newest version this build can read.
         known: i64,
     },
+    /// A write expected another version of the resource than the current one (FHIR's
+    /// `If-Match`): someone changed or deleted it meanwhile. Nothing was written.
+    #[error("{resource} is at version {found}, not {expected}: reload it and try again")]
+    VersionMismatch {
+        /// `Type/id`.
+        resource: String,
+        /// The version the caller expected.
+        expected: i64,
+        /// The current version (0: absent or deleted).
+        found: i64,
+    },
     /// An import was aborted on purpose (conflict policy `fail`); nothing was written.
     #[error("import aborted, nothing was written: {0}")]
     ImportAborted(String),

@@ -309,6 +309,45 @@ impl Store {
         self.connections.writer()
     }
 
+    /// Runs `f` in one write transaction and commits it; an error rolls everything back.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&write::WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let writer = self.writer();
+        let tx = write::WriteTx::begin(&writer)?;
+        let answer = f(&tx)?;
+        tx.commit()?;
+        Ok(answer)
+    }
+
+    /// [`Store::write`] for deletions whose bytes must leave the file: SQLite overwrites the
+    /// freed content with zeros (`secure_delete`), and the WAL, which still holds the old
+    /// pages, is checkpointed into the file and truncated afterwards. A reader snapshot open
+    /// meanwhile delays the truncation up to the busy timeout; if it is still open then, the
+    /// call fails with a storage error after the deletion committed, and repeating it finishes
+    /// the job.
+    pub(crate) fn erase<T>(&self, f: impl FnOnce(&write::WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let writer = self.writer();
+        writer.pragma_update(None, "secure_delete", "ON")?;
+        let done = (|| {
+            let tx = write::WriteTx::begin(&writer)?;
+            let answer = f(&tx)?;
+            tx.commit()?;
+            let (busy, _, _): (i64, i64, i64) =
+                writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            if busy != 0 {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::ResourceBusy,
+                    "the deletion committed, but a reader kept the old pages in the WAL: \
+                     repeat it once no export or search is running",
+                )));
+            }
+            Ok(answer)
+        })();
+        writer.pragma_update(None, "secure_delete", "OFF")?;
+        done
+    }
+
     /// Records a write made on the side of a read now, or as soon as the writer is free.
     pub(crate) fn write_soon(&self, write: connections::Deferred) -> Result<()> {
         self.connections.write_soon(write)

@@ -228,7 +228,7 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+pub(super) fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
         resource_type: r.get(0)?,
         id: r.get(1)?,

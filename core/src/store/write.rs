@@ -332,6 +332,45 @@ impl<'c> WriteTx<'c> {
         Ok(self.0.last_insert_rowid())
     }
 
+    /// The current, non-deleted version of `ty/id` as this transaction sees it.
+    pub(crate) fn stored(&self, ty: &str, id: &str) -> Result<Option<super::StoredResource>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
+                 WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0",
+            )?
+            .query_row(params![id, ty], super::read::row_to_stored)
+            .optional()?)
+    }
+
+    /// Removes every version of `ty/id`, its business identifiers and any quarantined copy;
+    /// returns how many versions were removed. See [`super::Store::purge`].
+    pub(crate) fn purge(&self, ty: &str, id: &str) -> Result<usize> {
+        let removed = self.0.execute(
+            "DELETE FROM resource_version WHERE id = ?1 AND type = ?2",
+            params![id, ty],
+        )?;
+        self.0.execute(
+            "DELETE FROM identifier WHERE id = ?1 AND type = ?2",
+            params![id, ty],
+        )?;
+        self.0.execute(
+            "DELETE FROM quarantine WHERE id = ?1 AND type = ?2",
+            params![id, ty],
+        )?;
+        Ok(removed)
+    }
+
+    /// Removes every row of every table: the store as it was when created.
+    pub(crate) fn wipe(&self) -> Result<()> {
+        self.0.execute_batch(
+            "DELETE FROM resource_version; DELETE FROM identifier; DELETE FROM document;
+             DELETE FROM quarantine; DELETE FROM import_pending; DELETE FROM import_run;",
+        )?;
+        Ok(())
+    }
+
     /// Completes run `run`'s record.
     pub(crate) fn finish_run(&self, run: i64, finished: &RunRecord<'_>) -> Result<()> {
         self.0.execute(
