@@ -38,15 +38,7 @@ impl<'s> Snapshot<'s> {
 
     /// The current version of `type/id`, or `None` if absent or deleted.
     pub fn get(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
-        let r = self
-            .conn
-            .prepare_cached(
-                "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-                 WHERE id = ?1 AND type = ?2 AND current = 1",
-            )?
-            .query_row(params![id, resource_type], row_to_stored)
-            .optional()?;
-        Ok(r.filter(|r| !r.deleted))
+        current_of(&self.conn, resource_type, id)
     }
 
     /// Every version of `type/id`, newest first (including delete markers).
@@ -228,7 +220,19 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-pub(super) fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+/// The current, non-deleted version of `ty/id` on `conn` (a snapshot's or a write's).
+pub(super) fn current_of(conn: &Connection, ty: &str, id: &str) -> Result<Option<StoredResource>> {
+    let r = conn
+        .prepare_cached(
+            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
+             WHERE id = ?1 AND type = ?2 AND current = 1",
+        )?
+        .query_row(params![id, ty], row_to_stored)
+        .optional()?;
+    Ok(r.filter(|r| !r.deleted))
+}
+
+fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
         resource_type: r.get(0)?,
         id: r.get(1)?,

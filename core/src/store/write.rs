@@ -334,14 +334,7 @@ impl<'c> WriteTx<'c> {
 
     /// The current, non-deleted version of `ty/id` as this transaction sees it.
     pub(crate) fn stored(&self, ty: &str, id: &str) -> Result<Option<super::StoredResource>> {
-        Ok(self
-            .0
-            .prepare_cached(
-                "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-                 WHERE id = ?1 AND type = ?2 AND current = 1 AND deleted = 0",
-            )?
-            .query_row(params![id, ty], super::read::row_to_stored)
-            .optional()?)
+        super::read::current_of(&self.0, ty, id)
     }
 
     /// Removes every version of `ty/id`, its business identifiers and any quarantined copy;
