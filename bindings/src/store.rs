@@ -12,7 +12,7 @@ use crate::error::PhrError;
 use crate::export::{ExportRequest, ExportResult};
 use crate::import::{ImportOptions, ImportReport};
 use crate::progress::{Forward, ProgressListener};
-use crate::types::Stats;
+use crate::types::{SearchPage, Stats, StoredRecord};
 use phrkit::Store;
 use phrkit::import::ImportSource;
 use phrkit::secret::Secret;
@@ -168,23 +168,33 @@ impl PhrStore {
         end: Option<String>,
         limit: Option<u32>,
     ) -> Result<Vec<String>, PhrError> {
-        let filters = [
-            ("_type", &resource_type),
-            ("patient", &patient),
-            ("start", &start),
-            ("end", &end),
-        ];
-        let params = filters
-            .iter()
-            .filter_map(|(name, value)| value.as_deref().map(|v| (*name, v)));
-        let parsed = phrkit::ExportRequest::from_params(params)?;
-        let search = Search {
-            patient: parsed.patient.clone(),
-            types: parsed.types.clone(),
-            dates: parsed.date_range(),
-            limit: limit.map(|l| l as usize),
-        };
+        let mut search = search_of(resource_type, patient, start, end)?;
+        search.limit = limit.map(|l| l as usize);
         self.with(|s| Ok(s.search(&search)?.into_iter().map(|r| r.json).collect()))
+    }
+
+    /// One page of current resources, newest clinical date first (undated last), with the
+    /// filters of `search` and `pageSize` resources (default 50, at most 1000), after
+    /// `pageToken` (null: the first page). Every resource stored when the first page was read
+    /// appears on exactly one page, whatever is written between pages. Errors:
+    /// `InvalidInput` (a bad filter, or a token of another search).
+    #[uniffi::method(default(resource_type = None, patient = None, start = None, end = None, page_size = 50, page_token = None))]
+    pub fn search_page(
+        &self,
+        resource_type: Option<String>,
+        patient: Option<String>,
+        start: Option<String>,
+        end: Option<String>,
+        page_size: u32,
+        page_token: Option<String>,
+    ) -> Result<SearchPage, PhrError> {
+        let mut search = search_of(resource_type, patient, start, end)?;
+        search.limit = Some(page_size as usize);
+        let page = self.with(|s| Ok(s.search_page(&search, page_token.as_deref())?))?;
+        Ok(SearchPage {
+            records: page.records.into_iter().map(StoredRecord::from).collect(),
+            next_page_token: page.next_page_token,
+        })
     }
 
     /// Number of current resources of `resourceType`, or of all types when null.
@@ -232,4 +242,35 @@ impl PhrStore {
                 .into())
         })
     }
+}
+
+/// The core's search for the SDK's filters, checked as `$phr-export` checks its parameters.
+fn search_of(
+    resource_type: Option<String>,
+    patient: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+) -> Result<Search, PhrError> {
+    let mut req = phrkit::ExportRequest::default().with_types(
+        resource_type
+            .as_deref()
+            .into_iter()
+            .flat_map(|t| t.split(',')),
+    )?;
+    if let Some(p) = &patient {
+        req = req.with_patient(p)?;
+    }
+    if let Some(d) = &start {
+        req = req.with_start(d)?;
+    }
+    if let Some(d) = &end {
+        req = req.with_end(d)?;
+    }
+    req.check()?;
+    Ok(Search {
+        patient: req.patient.clone(),
+        types: req.types.clone(),
+        dates: req.date_range(),
+        limit: None,
+    })
 }

@@ -32,6 +32,15 @@ impl From<phrkit::store::Stats> for Stats {
     }
 }
 
+/// One page of a search, and the token of the next.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SearchPage {
+    /// The resources, newest clinical date first (undated last).
+    pub records: Vec<StoredRecord>,
+    /// Pass it to `searchPage` for the next page; null on the last one.
+    pub next_page_token: Option<String>,
+}
+
 /// One stored version of a resource, with its envelope.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct StoredRecord {

@@ -180,3 +180,59 @@ fn purge_and_wipe_erase_from_the_store_file() {
     assert_eq!(phrkit(&db, &["get", "Patient/p1"]).status.code(), Some(1));
     assert!(!holds("Doe"), "the patient's name is gone too");
 }
+
+#[test]
+fn search_pages_newest_first_with_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let lines = [
+        PATIENT.to_string(),
+        observation("o1", "2019-01-01", 70),
+        observation("o2", "2020-01-01", 71),
+        observation("o3", "2021-01-01", 72),
+    ];
+    import(&db, dir.path(), "first.ndjson", &lines, &[]);
+    let first = phrkit(
+        &db,
+        &["search", "--type", "Observation", "--page-size", "2"],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let ids: Vec<String> = stdout_lines(&first)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["o3", "o2"], "newest first");
+    let said = stderr(&first);
+    let token = said
+        .lines()
+        .find_map(|l| l.strip_prefix("next page: --page-token "))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_string();
+    let second = phrkit(
+        &db,
+        &[
+            "search",
+            "--type",
+            "Observation",
+            "--page-size",
+            "2",
+            "--page-token",
+            &token,
+        ],
+    );
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout_lines(&second).len(), 1);
+    assert!(stdout_lines(&second)[0].contains("\"o1\""));
+    assert!(stderr(&second).contains("last page"));
+    let other = phrkit(
+        &db,
+        &["search", "--type", "Condition", "--page-token", &token],
+    );
+    assert!(!other.status.success());
+    assert!(stderr(&other).contains("pageToken"), "{}", stderr(&other));
+}

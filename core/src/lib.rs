@@ -57,7 +57,7 @@ pub use secret::Secret;
 pub use shl::share::{Received, ShareOptions, SharedLink, open_link};
 pub use store::crypto::StoreKey;
 pub use store::{
-    Quarantined, RunInfo, Search, Snapshot, Stats, Store, StoreOptions, StoredDocument,
+    Page, Quarantined, RunInfo, Search, Snapshot, Stats, Store, StoreOptions, StoredDocument,
     StoredResource,
 };
 

@@ -39,8 +39,15 @@ pub struct SearchArgs {
     #[arg(long)]
     pub end: Option<String>,
     /// At most this many resources.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["page_size", "page_token"])]
     pub limit: Option<usize>,
+    /// Page instead: this many resources, newest clinical date first; the next page's token
+    /// goes to stderr as `next page: --page-token …`.
+    #[arg(long)]
+    pub page_size: Option<usize>,
+    /// The page after this token (from a previous `--page-size` search with the same filters).
+    #[arg(long)]
+    pub page_token: Option<String>,
 }
 
 /// `Type/id` → `(Type, id)` (read as a FHIR relative reference), or a clear error.
@@ -164,6 +171,26 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         limit: a.limit,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.page_size.is_some() || a.page_token.is_some() {
+        let search = Search {
+            limit: a.page_size,
+            ..search
+        };
+        let page = a
+            .store
+            .open()?
+            .search_page(&search, a.page_token.as_deref())?;
+        for r in &page.records {
+            writeln!(out, "{}", r.json)?;
+        }
+        out.flush()?;
+        eprintln!("{} resource(s) on this page", page.records.len());
+        match page.next_page_token {
+            Some(t) => eprintln!("next page: --page-token {t}"),
+            None => eprintln!("last page"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut found = 0u64;
     a.store.open()?.for_each_match(&search, |r| {
         found += 1;

@@ -12,11 +12,13 @@
 mod connections;
 pub mod crypto;
 pub(crate) mod derive;
+mod page;
 mod read;
 pub(crate) mod schema;
 pub(crate) mod selection;
 pub(crate) mod write;
 
+pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page};
 pub use read::Snapshot;
 
 use crate::error::{Error, Result};
@@ -248,6 +250,13 @@ impl Store {
         f: impl FnMut(StoredResource) -> Result<()>,
     ) -> Result<()> {
         self.snapshot()?.for_each_match(search, f)
+    }
+
+    /// One page of `search`, newest clinical date first, after `page_token` (`None`: the
+    /// first page); see [`Page`] and the paging rules in `store/page.rs`. Errors: a token of
+    /// another search or not a token (`InvalidParameter` naming `pageToken`).
+    pub fn search_page(&self, search: &Search, page_token: Option<&str>) -> Result<Page> {
+        self.snapshot()?.search_page(search, page_token)
     }
 
     /// Number of current resources, of one type or of all.

@@ -67,26 +67,7 @@ impl<'s> Snapshot<'s> {
         search: &Search,
         mut f: impl FnMut(StoredResource) -> Result<()>,
     ) -> Result<()> {
-        let mut sql = String::from(
-            "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
-             WHERE current = 1 AND deleted = 0",
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(p) = &search.patient {
-            sql.push_str(" AND patient = ?");
-            args.push(p.clone().into());
-        }
-        if !search.types.is_empty() {
-            sql.push_str(" AND type IN (");
-            sql.push_str(&vec!["?"; search.types.len()].join(","));
-            sql.push(')');
-            args.extend(search.types.iter().map(|t| t.clone().into()));
-        }
-        if let Some(range) = search.dates {
-            sql.push_str(" AND (date_start IS NULL OR (date_start < ? AND date_end > ?))");
-            args.push(range.end.into());
-            args.push(range.start.into());
-        }
+        let (mut sql, args) = filtered(search);
         sql.push_str(" ORDER BY date_start, type, id");
         if let Some(limit) = search.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
@@ -221,6 +202,32 @@ impl Drop for Snapshot<'_> {
 }
 
 /// The current, non-deleted version of `ty/id` on `conn` (a snapshot's or a write's).
+/// `SELECT <the StoredResource columns> … WHERE <current, not deleted, and search's filters>`
+/// without an order, and its arguments.
+pub(super) fn filtered(search: &Search) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from(
+        "SELECT type, id, version, last_updated, deleted, json, sensitive FROM resource_version
+         WHERE current = 1 AND deleted = 0",
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(p) = &search.patient {
+        sql.push_str(" AND patient = ?");
+        args.push(p.clone().into());
+    }
+    if !search.types.is_empty() {
+        sql.push_str(" AND type IN (");
+        sql.push_str(&vec!["?"; search.types.len()].join(","));
+        sql.push(')');
+        args.extend(search.types.iter().map(|t| t.clone().into()));
+    }
+    if let Some(range) = search.dates {
+        sql.push_str(" AND (date_start IS NULL OR (date_start < ? AND date_end > ?))");
+        args.push(range.end.into());
+        args.push(range.start.into());
+    }
+    (sql, args)
+}
+
 pub(super) fn current_of(conn: &Connection, ty: &str, id: &str) -> Result<Option<StoredResource>> {
     let r = conn
         .prepare_cached(
@@ -232,7 +239,7 @@ pub(super) fn current_of(conn: &Connection, ty: &str, id: &str) -> Result<Option
     Ok(r.filter(|r| !r.deleted))
 }
 
-fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+pub(super) fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
         resource_type: r.get(0)?,
         id: r.get(1)?,
