@@ -14,6 +14,7 @@ pub mod crypto;
 pub(crate) mod derive;
 mod page;
 mod read;
+mod rows;
 pub(crate) mod schema;
 pub(crate) mod selection;
 pub(crate) mod write;

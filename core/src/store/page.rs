@@ -10,7 +10,7 @@
 //! The token carries a fingerprint of the search, so a token used with other filters is
 //! refused instead of silently skipping records.
 
-use super::read::{filtered, row_to_stored};
+use super::rows::{filtered, row_to_stored};
 use super::{Search, Snapshot, StoredResource};
 use crate::error::{Error, Result};
 use base64::Engine;

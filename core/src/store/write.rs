@@ -334,7 +334,7 @@ impl<'c> WriteTx<'c> {
 
     /// The current, non-deleted version of `ty/id` as this transaction sees it.
     pub(crate) fn stored(&self, ty: &str, id: &str) -> Result<Option<super::StoredResource>> {
-        super::read::current_of(&self.0, ty, id)
+        super::rows::current_of(&self.0, ty, id)
     }
 
     /// Removes every version of `ty/id`, its business identifiers and any quarantined copy;
