@@ -261,7 +261,6 @@ fn build_files(
                     req = req.with_end(e)?;
                 }
             }
-            req.check()?;
             req.include_sensitive = include.to_vec();
             let mut out = Vec::new();
             let summary = snap.export_unlogged(&req, &mut out, &NoProgress)?;
